@@ -1,0 +1,12 @@
+/* Strict UTF-8 validation (RFC 3629): no overlong forms, no surrogates
+ * (U+D800..U+DFFF), nothing above U+10FFFF, no truncated sequences.  NUL
+ * bytes are valid UTF-8; callers that forbid them check separately.
+ *
+ * Pure function over caller-owned bytes; nothing is allocated.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+bool utf8_valid(const char *s, size_t len);

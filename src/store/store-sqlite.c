@@ -1,0 +1,898 @@
+/* The state store on SQLite: WAL mode, synchronous=FULL (a committed change
+ * survives a crash of the process or the machine), foreign keys on, and a
+ * schema version in PRAGMA user_version with forward-only migrations run at
+ * open.  See store.h for the contract. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/rand.h"
+#include "lib/timefmt.h"
+#include "lib/util.h"
+#include "store/store.h"
+
+struct store {
+        sqlite3 *db;
+};
+
+/* Each entry moves the schema from version i to i+1.  Never edit one that
+ * has shipped: add a new one. */
+static const char *const migrations[] = {
+        /* 1: apps, config vars, releases, tokens */
+        "CREATE TABLE apps ("
+        "  id TEXT PRIMARY KEY,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  owner TEXT NOT NULL,"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL,"
+        "  maintenance INTEGER NOT NULL DEFAULT 0,"
+        "  release_seq INTEGER NOT NULL DEFAULT 0"
+        ");"
+        "CREATE TABLE config_vars ("
+        "  app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+        "  key TEXT NOT NULL,"
+        "  value BLOB NOT NULL,"
+        "  PRIMARY KEY (app_id, key)"
+        ") WITHOUT ROWID;"
+        "CREATE TABLE releases ("
+        "  id TEXT PRIMARY KEY,"
+        "  app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+        "  version INTEGER NOT NULL,"
+        "  description TEXT NOT NULL,"
+        "  user TEXT NOT NULL,"
+        "  status TEXT NOT NULL,"
+        "  slug_id TEXT,"
+        "  process_types TEXT NOT NULL DEFAULT '{}',"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL,"
+        "  UNIQUE (app_id, version)"
+        ");"
+        "CREATE TABLE release_config ("
+        "  release_id TEXT NOT NULL REFERENCES releases(id) ON DELETE CASCADE,"
+        "  key TEXT NOT NULL,"
+        "  value BLOB NOT NULL,"
+        "  PRIMARY KEY (release_id, key)"
+        ") WITHOUT ROWID;"
+        "CREATE TABLE tokens ("
+        "  id TEXT PRIMARY KEY,"
+        "  hash TEXT NOT NULL UNIQUE,"
+        "  user TEXT NOT NULL,"
+        "  scope TEXT NOT NULL,"
+        "  description TEXT NOT NULL DEFAULT '',"
+        "  created_at INTEGER NOT NULL"
+        ");",
+};
+
+const char *store_errmsg(struct store *s)
+{
+        return sqlite3_errmsg(s->db);
+}
+
+static int sql_error(int rc)
+{
+        switch (rc & 0xff) { /* extended codes: the primary is the low byte */
+        case SQLITE_OK:
+        case SQLITE_DONE:
+        case SQLITE_ROW:
+                return 0;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        default:
+                return -EIO;
+        }
+}
+
+static int exec(struct store *s, const char *sql)
+{
+        return sql_error(sqlite3_exec(s->db, sql, NULL, NULL, NULL));
+}
+
+static void finalizep(sqlite3_stmt **st)
+{
+        sqlite3_finalize(*st);
+}
+#define _cleanup_stmt_ __attribute__((cleanup(finalizep)))
+
+/* Prepare `sql` and bind the arguments described by `types`:
+ * 's' const char * (NULL binds NULL), 'i' int64_t,
+ * 'b' const void * then size_t (a blob). */
+static int vprepare(struct store *s, sqlite3_stmt **ret, const char *sql, const char *types,
+                    va_list ap)
+{
+        sqlite3_stmt *st;
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+                return sql_error(rc);
+
+        for (int i = 0; types[i] && rc == SQLITE_OK; i++) {
+                switch (types[i]) {
+                case 's':
+                        rc = sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1,
+                                               SQLITE_TRANSIENT);
+                        break;
+                case 'i':
+                        rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+                        break;
+                case 'b': {
+                        const void *p = va_arg(ap, const void *);
+                        size_t n = va_arg(ap, size_t);
+                        rc = sqlite3_bind_blob64(st, i + 1, p, n, SQLITE_TRANSIENT);
+                        break;
+                }
+                default:
+                        rc = SQLITE_MISUSE;
+                }
+        }
+        if (rc != SQLITE_OK) {
+                sqlite3_finalize(st);
+                return sql_error(rc);
+        }
+        *ret = st;
+        return 0;
+}
+
+static int prepare(struct store *s, sqlite3_stmt **ret, const char *sql, const char *types, ...)
+{
+        va_list ap;
+        va_start(ap, types);
+        int r = vprepare(s, ret, sql, types, ap);
+        va_end(ap);
+        return r;
+}
+
+/* Run a statement that returns no rows. */
+static int run(struct store *s, const char *sql, const char *types, ...)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        va_list ap;
+        va_start(ap, types);
+        int r = vprepare(s, &st, sql, types, ap);
+        va_end(ap);
+        if (r < 0)
+                return r;
+        int rc = sqlite3_step(st);
+        return rc == SQLITE_DONE ? 0 : sql_error(rc);
+}
+
+/* Make room for one more element in a growing array. */
+static int grow(void *arrayp, size_t *alloc, size_t n, size_t size)
+{
+        if (n < *alloc)
+                return 0;
+        size_t na = *alloc ? *alloc * 2 : 16;
+        void *p = reallocarray(*(void **)arrayp, na, size);
+        if (!p)
+                return -ENOMEM;
+        *(void **)arrayp = p;
+        *alloc = na;
+        return 0;
+}
+
+static int begin(struct store *s)
+{
+        /* IMMEDIATE takes the write lock up front, so two writers never
+         * both read the same release_seq. */
+        return exec(s, "BEGIN IMMEDIATE");
+}
+
+static int commit(struct store *s)
+{
+        return exec(s, "COMMIT");
+}
+
+static void rollback(struct store *s)
+{
+        if (!sqlite3_get_autocommit(s->db))
+                (void)exec(s, "ROLLBACK");
+}
+
+static char *col_strdup(sqlite3_stmt *st, int col)
+{
+        const unsigned char *t = sqlite3_column_text(st, col);
+        return strdup(t ? (const char *)t : "");
+}
+
+static void col_copy_id(sqlite3_stmt *st, int col, char buf[static 37])
+{
+        const unsigned char *t = sqlite3_column_text(st, col);
+        snprintf(buf, 37, "%s", t ? (const char *)t : "");
+}
+
+/* ---- open / migrate ---- */
+
+int store_schema_version(struct store *s)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        if (prepare(s, &st, "PRAGMA user_version", "") < 0)
+                return -EIO;
+        if (sqlite3_step(st) != SQLITE_ROW)
+                return -EIO;
+        return sqlite3_column_int(st, 0);
+}
+
+static int migrate(struct store *s)
+{
+        int r = begin(s);
+        if (r < 0)
+                return r;
+        int version = store_schema_version(s);
+        if (version < 0) {
+                rollback(s);
+                return version;
+        }
+        if ((size_t)version > ELEMENTSOF(migrations)) {
+                /* Made by a newer pier: refuse rather than guess. */
+                rollback(s);
+                return -EPROTO;
+        }
+        for (size_t v = (size_t)version; v < ELEMENTSOF(migrations); v++) {
+                r = exec(s, migrations[v]);
+                if (r < 0)
+                        goto fail;
+                char pragma[64];
+                snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %zu", v + 1);
+                r = exec(s, pragma);
+                if (r < 0)
+                        goto fail;
+        }
+        return commit(s);
+fail:
+        rollback(s);
+        return r;
+}
+
+int store_open(const char *path, struct store **ret)
+{
+        struct store *s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        int rc = sqlite3_open_v2(path, &s->db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                         SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+                                 NULL);
+        int r = sql_error(rc);
+        if (r < 0)
+                goto fail;
+        sqlite3_busy_timeout(s->db, 5000);
+        r = exec(s, "PRAGMA journal_mode = WAL");
+        if (r >= 0)
+                r = exec(s, "PRAGMA synchronous = FULL");
+        if (r >= 0)
+                r = exec(s, "PRAGMA foreign_keys = ON");
+        if (r >= 0)
+                r = migrate(s);
+        if (r < 0)
+                goto fail;
+        *ret = s;
+        return 0;
+fail:
+        store_close(s);
+        return r;
+}
+
+struct store *store_close(struct store *s)
+{
+        if (!s)
+                return NULL;
+        sqlite3_close_v2(s->db);
+        free(s);
+        return NULL;
+}
+
+/* ---- apps ---- */
+
+void app_free(struct app *a)
+{
+        if (!a)
+                return;
+        free(a->name);
+        free(a->owner);
+        free(a);
+}
+
+void app_list_free(struct app_list *l)
+{
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->apps[i].name);
+                free(l->apps[i].owner);
+        }
+        free(l->apps);
+        free(l);
+}
+
+#define APP_COLUMNS                                                                                \
+        "a.id, a.name, a.owner, a.created_at, a.updated_at, a.maintenance,"                        \
+        " (SELECT MAX(r.created_at) FROM releases r WHERE r.app_id = a.id"                         \
+        "  AND r.version = (SELECT MAX(version) FROM releases WHERE app_id = a.id"                 \
+        "  AND status = 'succeeded'))"
+
+static int app_from_row(sqlite3_stmt *st, struct app *a)
+{
+        col_copy_id(st, 0, a->id);
+        a->name = col_strdup(st, 1);
+        a->owner = col_strdup(st, 2);
+        a->created_at = sqlite3_column_int64(st, 3);
+        a->updated_at = sqlite3_column_int64(st, 4);
+        a->maintenance = sqlite3_column_int(st, 5) != 0;
+        a->released_at = sqlite3_column_int64(st, 6);
+        if (!a->name || !a->owner) {
+                free(a->name);
+                free(a->owner);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int store_app_get(struct store *s, const char *name_or_id, struct app **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st, "SELECT " APP_COLUMNS " FROM apps a WHERE a.name = ?1 OR a.id = ?1",
+                        "s", name_or_id);
+        if (r < 0)
+                return r;
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sql_error(rc);
+        struct app *a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        r = app_from_row(st, a);
+        if (r < 0) {
+                free(a);
+                return r;
+        }
+        *ret = a;
+        return 0;
+}
+
+int store_app_list(struct store *s, struct app_list **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st, "SELECT " APP_COLUMNS " FROM apps a ORDER BY a.name", "");
+        if (r < 0)
+                return r;
+        struct app_list *l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        size_t alloc = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = grow(&l->apps, &alloc, l->n, sizeof(struct app));
+                if (r < 0)
+                        goto fail;
+                r = app_from_row(st, &l->apps[l->n]);
+                if (r < 0)
+                        goto fail;
+                l->n++;
+        }
+        if (rc != SQLITE_DONE) {
+                r = sql_error(rc);
+                goto fail;
+        }
+        *ret = l;
+        return 0;
+fail:
+        app_list_free(l);
+        return r;
+}
+
+/* Inside a transaction: the next release version of an app. */
+static int next_version(struct store *s, const char *app_id, int64_t *ret)
+{
+        int r = run(s, "UPDATE apps SET release_seq = release_seq + 1 WHERE id = ?", "s", app_id);
+        if (r < 0)
+                return r;
+        if (sqlite3_changes(s->db) != 1)
+                return -ENOENT;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = prepare(s, &st, "SELECT release_seq FROM apps WHERE id = ?", "s", app_id);
+        if (r < 0)
+                return r;
+        if (sqlite3_step(st) != SQLITE_ROW)
+                return -EIO;
+        *ret = sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+/* Inside a transaction: a new release of the app with its current config
+ * vars as the snapshot. */
+static int release_insert(struct store *s, const char *app_id, const char *description,
+                          const char *user, const char *slug_id, const char *process_types,
+                          int64_t *ret_version)
+{
+        int64_t version;
+        int r = next_version(s, app_id, &version);
+        if (r < 0)
+                return r;
+        char id[37];
+        r = uuid_v4(id);
+        if (r < 0)
+                return r;
+        int64_t now = now_usec();
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = prepare(s, &st,
+                    "INSERT INTO releases (id, app_id, version, description, user, status,"
+                    " slug_id, process_types, created_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, ?)",
+                    "ssissssii", id, app_id, version, description, user, slug_id,
+                    process_types ? process_types : "{}", now, now);
+        if (r < 0)
+                return r;
+        if (!slug_id)
+                sqlite3_bind_null(st, 6);
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+                return sql_error(rc);
+        r = run(s,
+                "INSERT INTO release_config (release_id, key, value)"
+                " SELECT ?, key, value FROM config_vars WHERE app_id = ?",
+                "ss", id, app_id);
+        if (r < 0)
+                return r;
+        r = run(s, "UPDATE apps SET updated_at = ? WHERE id = ?", "is", now, app_id);
+        if (r < 0)
+                return r;
+        if (ret_version)
+                *ret_version = version;
+        return 0;
+}
+
+int store_app_create(struct store *s, const char *name, const char *owner, struct app **ret)
+{
+        char id[37];
+        int r = uuid_v4(id);
+        if (r < 0)
+                return r;
+        int64_t now = now_usec();
+
+        r = begin(s);
+        if (r < 0)
+                return r;
+        r = run(s,
+                "INSERT INTO apps (id, name, owner, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                "sssii", id, name, owner, now, now);
+        if (r < 0)
+                goto fail;
+        r = release_insert(s, id, "Initial release", owner, NULL, NULL, NULL);
+        if (r < 0)
+                goto fail;
+        r = commit(s);
+        if (r < 0)
+                goto fail;
+        return ret ? store_app_get(s, id, ret) : 0;
+fail:
+        rollback(s);
+        return r;
+}
+
+int store_app_rename(struct store *s, const char *app_id, const char *new_name)
+{
+        int r = run(s, "UPDATE apps SET name = ?, updated_at = ? WHERE id = ?", "sis", new_name,
+                    now_usec(), app_id);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
+}
+
+int store_app_destroy(struct store *s, const char *app_id)
+{
+        /* ON DELETE CASCADE takes config vars, releases and their
+         * snapshots along, in the same statement's transaction. */
+        int r = run(s, "DELETE FROM apps WHERE id = ?", "s", app_id);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
+}
+
+/* ---- config vars ---- */
+
+void config_free(struct config *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n; i++) {
+                free(c->vars[i].key);
+                free(c->vars[i].value);
+        }
+        free(c->vars);
+        free(c);
+}
+
+static int config_from_stmt(sqlite3_stmt *st, struct config **ret)
+{
+        struct config *c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        size_t alloc = 0;
+        int rc, r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = grow(&c->vars, &alloc, c->n, sizeof(struct config_var));
+                if (r < 0)
+                        goto fail;
+                struct config_var *v = &c->vars[c->n];
+                size_t len = (size_t)sqlite3_column_bytes(st, 1);
+                const void *blob = sqlite3_column_blob(st, 1);
+                v->key = col_strdup(st, 0);
+                v->value = malloc(len + 1);
+                if (!v->key || !v->value) {
+                        free(v->key);
+                        free(v->value);
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                if (len)
+                        memcpy(v->value, blob, len);
+                v->value[len] = '\0';
+                v->value_len = len;
+                c->n++;
+        }
+        if (rc != SQLITE_DONE) {
+                r = sql_error(rc);
+                goto fail;
+        }
+        *ret = c;
+        return 0;
+fail:
+        config_free(c);
+        return r;
+}
+
+int store_config_get(struct store *s, const char *app_id, struct config **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st, "SELECT key, value FROM config_vars WHERE app_id = ? ORDER BY key",
+                        "s", app_id);
+        if (r < 0)
+                return r;
+        return config_from_stmt(st, ret);
+}
+
+int store_config_update(struct store *s, const char *app_id, const struct config *changes,
+                        const char *user, const char *description, int64_t *ret_version)
+{
+        int r = begin(s);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < changes->n; i++) {
+                const struct config_var *v = &changes->vars[i];
+                if (v->value)
+                        r = run(s,
+                                "INSERT INTO config_vars (app_id, key, value) VALUES (?, ?, ?)"
+                                " ON CONFLICT (app_id, key) DO UPDATE SET value = excluded.value",
+                                "ssb", app_id, v->key, (const void *)v->value, v->value_len);
+                else
+                        r = run(s, "DELETE FROM config_vars WHERE app_id = ? AND key = ?", "ss",
+                                app_id, v->key);
+                if (r < 0)
+                        goto fail;
+        }
+
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = prepare(s, &st,
+                    "SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0)"
+                    " FROM config_vars WHERE app_id = ?",
+                    "s", app_id);
+        if (r < 0)
+                goto fail;
+        if (sqlite3_step(st) != SQLITE_ROW) {
+                r = -EIO;
+                goto fail;
+        }
+        if (sqlite3_column_int64(st, 0) > STORE_CONFIG_MAX_BYTES) {
+                r = -E2BIG;
+                goto fail;
+        }
+
+        r = release_insert(s, app_id, description, user, NULL, NULL, ret_version);
+        if (r < 0)
+                goto fail;
+        r = commit(s);
+        if (r < 0)
+                goto fail;
+        return 0;
+fail:
+        rollback(s);
+        return r;
+}
+
+/* ---- releases ---- */
+
+static void release_clear(struct release *r)
+{
+        free(r->description);
+        free(r->user);
+        free(r->status);
+        free(r->slug_id);
+        free(r->process_types);
+}
+
+void release_free(struct release *r)
+{
+        if (!r)
+                return;
+        release_clear(r);
+        free(r);
+}
+
+void release_list_free(struct release_list *l)
+{
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                release_clear(&l->releases[i]);
+        free(l->releases);
+        free(l);
+}
+
+#define RELEASE_COLUMNS                                                                            \
+        "r.id, r.app_id, r.version, r.description, r.user, r.status, r.slug_id,"                  \
+        " r.process_types, r.created_at, r.updated_at,"                                            \
+        " r.version = (SELECT MAX(version) FROM releases WHERE app_id = r.app_id"                 \
+        "  AND status = 'succeeded')"
+
+static int release_from_row(sqlite3_stmt *st, struct release *r)
+{
+        *r = (struct release){0};
+        col_copy_id(st, 0, r->id);
+        col_copy_id(st, 1, r->app_id);
+        r->version = sqlite3_column_int64(st, 2);
+        r->description = col_strdup(st, 3);
+        r->user = col_strdup(st, 4);
+        r->status = col_strdup(st, 5);
+        if (sqlite3_column_type(st, 6) != SQLITE_NULL && !(r->slug_id = col_strdup(st, 6)))
+                goto oom;
+        r->process_types = col_strdup(st, 7);
+        r->created_at = sqlite3_column_int64(st, 8);
+        r->updated_at = sqlite3_column_int64(st, 9);
+        r->current = sqlite3_column_int(st, 10) != 0;
+        if (!r->description || !r->user || !r->status || !r->process_types)
+                goto oom;
+        return 0;
+oom:
+        release_clear(r);
+        return -ENOMEM;
+}
+
+int store_release_list(struct store *s, const char *app_id, struct release_list **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st,
+                        "SELECT " RELEASE_COLUMNS " FROM releases r WHERE r.app_id = ?"
+                        " ORDER BY r.version DESC",
+                        "s", app_id);
+        if (r < 0)
+                return r;
+        struct release_list *l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        size_t alloc = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = grow(&l->releases, &alloc, l->n, sizeof(struct release));
+                if (r < 0)
+                        goto fail;
+                r = release_from_row(st, &l->releases[l->n]);
+                if (r < 0)
+                        goto fail;
+                l->n++;
+        }
+        if (rc != SQLITE_DONE) {
+                r = sql_error(rc);
+                goto fail;
+        }
+        *ret = l;
+        return 0;
+fail:
+        release_list_free(l);
+        return r;
+}
+
+static int release_get_one(sqlite3_stmt *st, struct release **ret)
+{
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sql_error(rc);
+        struct release *rel = malloc(sizeof(*rel));
+        if (!rel)
+                return -ENOMEM;
+        int r = release_from_row(st, rel);
+        if (r < 0) {
+                free(rel);
+                return r;
+        }
+        *ret = rel;
+        return 0;
+}
+
+int store_release_get(struct store *s, const char *app_id, int64_t version, struct release **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st,
+                        "SELECT " RELEASE_COLUMNS
+                        " FROM releases r WHERE r.app_id = ? AND r.version = ?",
+                        "si", app_id, version);
+        return r < 0 ? r : release_get_one(st, ret);
+}
+
+int store_release_get_by_id(struct store *s, const char *app_id, const char *id,
+                            struct release **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st,
+                        "SELECT " RELEASE_COLUMNS " FROM releases r WHERE r.app_id = ? AND r.id = ?",
+                        "ss", app_id, id);
+        return r < 0 ? r : release_get_one(st, ret);
+}
+
+int store_release_config(struct store *s, const char *app_id, int64_t version,
+                         struct config **ret)
+{
+        _cleanup_(release_freep) struct release *rel = NULL;
+        int r = store_release_get(s, app_id, version, &rel);
+        if (r < 0)
+                return r;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = prepare(s, &st,
+                    "SELECT key, value FROM release_config WHERE release_id = ? ORDER BY key",
+                    "s", rel->id);
+        if (r < 0)
+                return r;
+        return config_from_stmt(st, ret);
+}
+
+/* ---- tokens ---- */
+
+static void token_clear(struct token *t)
+{
+        free(t->user);
+        free(t->scope);
+        free(t->description);
+}
+
+void token_free(struct token *t)
+{
+        if (!t)
+                return;
+        token_clear(t);
+        free(t);
+}
+
+void token_list_free(struct token_list *l)
+{
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                token_clear(&l->tokens[i]);
+        free(l->tokens);
+        free(l);
+}
+
+#define TOKEN_COLUMNS "id, user, scope, description, created_at"
+
+static int token_from_row(sqlite3_stmt *st, struct token *t)
+{
+        *t = (struct token){0};
+        col_copy_id(st, 0, t->id);
+        t->user = col_strdup(st, 1);
+        t->scope = col_strdup(st, 2);
+        t->description = col_strdup(st, 3);
+        t->created_at = sqlite3_column_int64(st, 4);
+        if (!t->user || !t->scope || !t->description) {
+                token_clear(t);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int token_get_one(sqlite3_stmt *st, struct token **ret)
+{
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sql_error(rc);
+        struct token *t = malloc(sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        int r = token_from_row(st, t);
+        if (r < 0) {
+                free(t);
+                return r;
+        }
+        *ret = t;
+        return 0;
+}
+
+int store_token_create(struct store *s, const char *hash_hex, const char *user,
+                       const char *scope, const char *description, struct token **ret)
+{
+        char id[37];
+        int r = uuid_v4(id);
+        if (r < 0)
+                return r;
+        r = run(s,
+                "INSERT INTO tokens (id, hash, user, scope, description, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                "sssssi", id, hash_hex, user, scope, description ? description : "",
+                now_usec());
+        if (r < 0)
+                return r;
+        if (!ret)
+                return 0;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = prepare(s, &st, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE id = ?", "s", id);
+        return r < 0 ? r : token_get_one(st, ret);
+}
+
+int store_token_find(struct store *s, const char *hash_hex, struct token **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE hash = ?", "s",
+                        hash_hex);
+        return r < 0 ? r : token_get_one(st, ret);
+}
+
+int store_token_list(struct store *s, struct token_list **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st, "SELECT " TOKEN_COLUMNS " FROM tokens ORDER BY created_at, id", "");
+        if (r < 0)
+                return r;
+        struct token_list *l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        size_t alloc = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = grow(&l->tokens, &alloc, l->n, sizeof(struct token));
+                if (r < 0)
+                        goto fail;
+                r = token_from_row(st, &l->tokens[l->n]);
+                if (r < 0)
+                        goto fail;
+                l->n++;
+        }
+        if (rc != SQLITE_DONE) {
+                r = sql_error(rc);
+                goto fail;
+        }
+        *ret = l;
+        return 0;
+fail:
+        token_list_free(l);
+        return r;
+}
+
+int store_token_delete(struct store *s, const char *id)
+{
+        int r = run(s, "DELETE FROM tokens WHERE id = ?", "s", id);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
+}
+
+int store_token_count(struct store *s, int64_t *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st, "SELECT COUNT(*) FROM tokens", "");
+        if (r < 0)
+                return r;
+        if (sqlite3_step(st) != SQLITE_ROW)
+                return -EIO;
+        *ret = sqlite3_column_int64(st, 0);
+        return 0;
+}

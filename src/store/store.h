@@ -1,0 +1,149 @@
+/* The state store: the only source of truth for apps, config vars,
+ * releases and API tokens.
+ *
+ * One `struct store` is one open database (SQLite in WAL mode today,
+ * PostgreSQL later behind the same calls).  Every call that changes state
+ * is one transaction: on any error nothing of it is kept.  Calls return 0
+ * or a negative errno:
+ *
+ *   -ENOENT   no such app / release / token
+ *   -EEXIST   name taken
+ *   -E2BIG    a limit is exceeded (config size)
+ *   -EIO      the database failed (store_errmsg() says how)
+ *
+ * Objects handed out (`struct app`, `struct release`, lists, ...) belong to
+ * the caller, who frees them with the matching *_free() (NULL is fine).
+ * Output parameters are untouched on failure.  Times are microseconds since
+ * the epoch (UTC).  Not thread-safe: one loop owns the store.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_CONFIG_MAX_BYTES (32 * 1024) /* keys + values per app */
+
+struct store;
+
+int store_open(const char *path, struct store **ret);
+struct store *store_close(struct store *s);
+/* The last database error in words, for logs. */
+const char *store_errmsg(struct store *s);
+/* The schema version after migrations. */
+int store_schema_version(struct store *s);
+
+/* ---- apps ---- */
+
+struct app {
+        char id[37];
+        char *name;
+        char *owner; /* user (email-like) who created it */
+        int64_t created_at;
+        int64_t updated_at;
+        int64_t released_at; /* of the current release */
+        bool maintenance;
+};
+
+struct app_list {
+        size_t n;
+        struct app *apps;
+};
+
+/* Creates the app and its release v1 "Initial release". */
+int store_app_create(struct store *s, const char *name, const char *owner, struct app **ret);
+/* By name or by id. */
+int store_app_get(struct store *s, const char *name_or_id, struct app **ret);
+int store_app_list(struct store *s, struct app_list **ret); /* sorted by name */
+int store_app_rename(struct store *s, const char *app_id, const char *new_name);
+/* Removes the app and everything that belongs to it. */
+int store_app_destroy(struct store *s, const char *app_id);
+void app_free(struct app *a);
+void app_list_free(struct app_list *l);
+
+/* ---- config vars ---- */
+
+struct config_var {
+        char *key;
+        char *value; /* NUL-terminated; may be NULL in a change set: unset */
+        size_t value_len;
+};
+
+struct config {
+        size_t n;
+        struct config_var *vars; /* sorted by key */
+};
+
+int store_config_get(struct store *s, const char *app_id, struct config **ret);
+/* Applies `changes` (value NULL = remove) and makes a new release with
+ * `description`, all in one transaction.  -E2BIG when the result would
+ * exceed STORE_CONFIG_MAX_BYTES. */
+int store_config_update(struct store *s, const char *app_id, const struct config *changes,
+                        const char *user, const char *description, int64_t *ret_version);
+void config_free(struct config *c);
+
+/* ---- releases ---- */
+
+struct release {
+        char id[37];
+        char app_id[37];
+        int64_t version;
+        char *description;
+        char *user;
+        char *status; /* "succeeded", "pending", "failed" */
+        char *slug_id; /* NULL until a build made one */
+        char *process_types; /* JSON object text, "{}" when none */
+        int64_t created_at;
+        int64_t updated_at;
+        bool current;
+};
+
+struct release_list {
+        size_t n;
+        struct release *releases; /* newest first */
+};
+
+int store_release_list(struct store *s, const char *app_id, struct release_list **ret);
+/* By version number or by id. */
+int store_release_get(struct store *s, const char *app_id, int64_t version, struct release **ret);
+int store_release_get_by_id(struct store *s, const char *app_id, const char *id,
+                            struct release **ret);
+/* The config vars as they were in that release. */
+int store_release_config(struct store *s, const char *app_id, int64_t version,
+                         struct config **ret);
+void release_free(struct release *r);
+void release_list_free(struct release_list *l);
+
+/* ---- API tokens ---- */
+
+struct token {
+        char id[37];
+        char *user;
+        char *scope; /* "global" or "read" */
+        char *description;
+        int64_t created_at;
+};
+
+struct token_list {
+        size_t n;
+        struct token *tokens;
+};
+
+/* Only the hash of a token is ever stored (hex SHA-256). */
+int store_token_create(struct store *s, const char *hash_hex, const char *user,
+                       const char *scope, const char *description, struct token **ret);
+int store_token_find(struct store *s, const char *hash_hex, struct token **ret);
+int store_token_list(struct store *s, struct token_list **ret);
+int store_token_delete(struct store *s, const char *id);
+int store_token_count(struct store *s, int64_t *ret);
+void token_free(struct token *t);
+void token_list_free(struct token_list *l);
+
+/* For __attribute__((cleanup)): `_cleanup_(app_freep) struct app *a = NULL;` */
+static inline void app_freep(struct app **p) { app_free(*p); }
+static inline void app_list_freep(struct app_list **p) { app_list_free(*p); }
+static inline void config_freep(struct config **p) { config_free(*p); }
+static inline void release_freep(struct release **p) { release_free(*p); }
+static inline void release_list_freep(struct release_list **p) { release_list_free(*p); }
+static inline void token_freep(struct token **p) { token_free(*p); }
+static inline void token_list_freep(struct token_list **p) { token_list_free(*p); }

@@ -1,0 +1,59 @@
+/* utf8_valid() against a reference decoder that works the other way round:
+ * decode any 1..4-byte shape into a code point, then apply the rules
+ * (shortest form, not a surrogate, at most U+10FFFF). */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "lib/utf8.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static bool reference_valid(const uint8_t *s, size_t n)
+{
+        size_t i = 0;
+
+        while (i < n) {
+                uint8_t c = s[i];
+                size_t len;
+                uint32_t cp, min;
+
+                if (c < 0x80) {
+                        len = 1;
+                        cp = c;
+                        min = 0;
+                } else if ((c & 0xe0) == 0xc0) {
+                        len = 2;
+                        cp = c & 0x1f;
+                        min = 0x80;
+                } else if ((c & 0xf0) == 0xe0) {
+                        len = 3;
+                        cp = c & 0x0f;
+                        min = 0x800;
+                } else if ((c & 0xf8) == 0xf0) {
+                        len = 4;
+                        cp = c & 0x07;
+                        min = 0x10000;
+                } else {
+                        return false;
+                }
+                if (i + len > n)
+                        return false;
+                for (size_t k = 1; k < len; k++) {
+                        if ((s[i + k] & 0xc0) != 0x80)
+                                return false;
+                        cp = cp << 6 | (s[i + k] & 0x3f);
+                }
+                if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+                        return false;
+                i += len;
+        }
+        return true;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        if (utf8_valid((const char *)data, size) != reference_valid(data, size))
+                abort();
+        return 0;
+}

@@ -1,0 +1,274 @@
+/* The SQLite store: every call against a real database in a temp dir. */
+#include <errno.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/util.h"
+#include "store/store.h"
+#include "test.h"
+
+static char dir[] = "/tmp/pier-test-store-XXXXXX";
+static char path[256];
+static int n_db;
+
+static struct store *fresh(void)
+{
+        struct store *s = NULL;
+        snprintf(path, sizeof(path), "%s/state-%d.db", dir, n_db++);
+        CHECK(store_open(path, &s) == 0);
+        return s;
+}
+
+static void test_open_migrates(void)
+{
+        struct store *s = fresh();
+        CHECK(store_schema_version(s) >= 1);
+        store_close(s);
+        /* Opening again keeps the version and the data. */
+        CHECK(store_open(path, &s) == 0);
+        CHECK(store_schema_version(s) >= 1);
+        store_close(s);
+}
+
+static void test_app_create_get_list(void)
+{
+        struct store *s = fresh();
+        struct app *a = NULL, *b = NULL;
+        CHECK(store_app_create(s, "zeta", "me@host", &a) == 0);
+        CHECK(a && streq(a->name, "zeta") && streq(a->owner, "me@host"));
+        CHECK(a && strlen(a->id) == 36);
+        CHECK(a && a->released_at > 0);
+        CHECK(store_app_create(s, "alpha", "me@host", NULL) == 0);
+        CHECK(store_app_create(s, "zeta", "other", &b) == -EEXIST);
+        CHECK(b == NULL);
+
+        struct app *byid = NULL;
+        CHECK(store_app_get(s, a->id, &byid) == 0);
+        CHECK(byid && streq(byid->name, "zeta"));
+        CHECK(store_app_get(s, "nope", &b) == -ENOENT);
+
+        struct app_list *l = NULL;
+        CHECK(store_app_list(s, &l) == 0);
+        CHECK(l && l->n == 2);
+        CHECK(l && streq(l->apps[0].name, "alpha") && streq(l->apps[1].name, "zeta"));
+        app_list_free(l);
+        app_free(byid);
+        app_free(a);
+        store_close(s);
+}
+
+static void test_initial_release(void)
+{
+        struct store *s = fresh();
+        struct app *a = NULL;
+        CHECK(store_app_create(s, "app1", "me", &a) == 0);
+        struct release_list *l = NULL;
+        CHECK(store_release_list(s, a->id, &l) == 0);
+        CHECK(l && l->n == 1);
+        CHECK(l && l->releases[0].version == 1);
+        CHECK(l && streq(l->releases[0].description, "Initial release"));
+        CHECK(l && l->releases[0].current);
+        CHECK(l && streq(l->releases[0].status, "succeeded"));
+        CHECK(l && l->releases[0].slug_id == NULL);
+        release_list_free(l);
+        app_free(a);
+        store_close(s);
+}
+
+static void test_config_update_and_snapshots(void)
+{
+        struct store *s = fresh();
+        struct app *a = NULL;
+        CHECK(store_app_create(s, "app1", "me", &a) == 0);
+
+        char bin[] = {'a', '\xff', '=', '\n', 'b'};
+        struct config_var set[] = {
+                {.key = "B", .value = "two words", .value_len = 9},
+                {.key = "A", .value = bin, .value_len = sizeof(bin)},
+        };
+        struct config ch = {.n = 2, .vars = set};
+        int64_t v = 0;
+        CHECK(store_config_update(s, a->id, &ch, "me", "Set B, A config vars", &v) == 0);
+        CHECK(v == 2);
+
+        struct config *c = NULL;
+        CHECK(store_config_get(s, a->id, &c) == 0);
+        CHECK(c && c->n == 2);
+        CHECK(c && streq(c->vars[0].key, "A")); /* sorted */
+        CHECK(c && c->vars[0].value_len == sizeof(bin) &&
+              memcmp(c->vars[0].value, bin, sizeof(bin)) == 0);
+        config_free(c);
+
+        struct config_var unset[] = {{.key = "A", .value = NULL}};
+        struct config ch2 = {.n = 1, .vars = unset};
+        CHECK(store_config_update(s, a->id, &ch2, "me", "Remove A config vars", &v) == 0);
+        CHECK(v == 3);
+        CHECK(store_config_get(s, a->id, &c) == 0);
+        CHECK(c && c->n == 1 && streq(c->vars[0].key, "B"));
+        config_free(c);
+
+        /* Each release keeps the config it was made with. */
+        CHECK(store_release_config(s, a->id, 2, &c) == 0);
+        CHECK(c && c->n == 2);
+        config_free(c);
+        CHECK(store_release_config(s, a->id, 1, &c) == 0);
+        CHECK(c && c->n == 0);
+        config_free(c);
+
+        struct release *r = NULL;
+        CHECK(store_release_get(s, a->id, 3, &r) == 0);
+        CHECK(r && r->current && streq(r->description, "Remove A config vars"));
+        char id[37];
+        snprintf(id, sizeof(id), "%s", r->id);
+        release_free(r);
+        r = NULL;
+        CHECK(store_release_get(s, a->id, 2, &r) == 0);
+        CHECK(r && !r->current);
+        release_free(r);
+        r = NULL;
+        CHECK(store_release_get_by_id(s, a->id, id, &r) == 0);
+        CHECK(r && r->version == 3);
+        release_free(r);
+        CHECK(store_release_get(s, a->id, 99, &r) == -ENOENT);
+        app_free(a);
+        store_close(s);
+}
+
+static void test_config_limit_rolls_back(void)
+{
+        struct store *s = fresh();
+        struct app *a = NULL;
+        CHECK(store_app_create(s, "app1", "me", &a) == 0);
+        size_t n = STORE_CONFIG_MAX_BYTES;
+        char *big = malloc(n + 1);
+        memset(big, 'x', n);
+        big[n] = '\0';
+        struct config_var set[] = {{.key = "OK", .value = "1", .value_len = 1},
+                                   {.key = "BIG", .value = big, .value_len = n}};
+        struct config ch = {.n = 2, .vars = set};
+        int64_t v = 0;
+        CHECK(store_config_update(s, a->id, &ch, "me", "x", &v) == -E2BIG);
+        CHECK(v == 0);
+        /* Nothing of it was kept: no var, no release, no version used. */
+        struct config *c = NULL;
+        CHECK(store_config_get(s, a->id, &c) == 0);
+        CHECK(c && c->n == 0);
+        config_free(c);
+        struct config_var ok[] = {{.key = "OK", .value = "1", .value_len = 1}};
+        struct config ch2 = {.n = 1, .vars = ok};
+        CHECK(store_config_update(s, a->id, &ch2, "me", "Set OK config vars", &v) == 0);
+        CHECK(v == 2);
+        free(big);
+        app_free(a);
+        store_close(s);
+}
+
+static void test_rename_destroy(void)
+{
+        struct store *s = fresh();
+        struct app *a = NULL, *b = NULL;
+        CHECK(store_app_create(s, "one", "me", &a) == 0);
+        CHECK(store_app_create(s, "two", "me", &b) == 0);
+        CHECK(store_app_rename(s, a->id, "two") == -EEXIST);
+        CHECK(store_app_rename(s, a->id, "three") == 0);
+        struct app *x = NULL;
+        CHECK(store_app_get(s, "one", &x) == -ENOENT);
+        CHECK(store_app_get(s, "three", &x) == 0);
+        app_free(x);
+
+        struct config_var set[] = {{.key = "K", .value = "v", .value_len = 1}};
+        struct config ch = {.n = 1, .vars = set};
+        CHECK(store_config_update(s, a->id, &ch, "me", "Set K config vars", NULL) == 0);
+        CHECK(store_app_destroy(s, a->id) == 0);
+        CHECK(store_app_destroy(s, a->id) == -ENOENT);
+        struct release_list *l = NULL;
+        CHECK(store_release_list(s, a->id, &l) == 0);
+        CHECK(l && l->n == 0);
+        release_list_free(l);
+        struct config *c = NULL;
+        CHECK(store_config_get(s, a->id, &c) == 0);
+        CHECK(c && c->n == 0);
+        config_free(c);
+
+        /* The same name again starts from v1. */
+        struct app *again = NULL;
+        CHECK(store_app_create(s, "three", "me", &again) == 0);
+        CHECK(store_release_list(s, again->id, &l) == 0);
+        CHECK(l && l->n == 1 && l->releases[0].version == 1);
+        release_list_free(l);
+        app_free(again);
+        app_free(a);
+        app_free(b);
+        store_close(s);
+}
+
+static void test_tokens(void)
+{
+        struct store *s = fresh();
+        struct token *t = NULL, *f = NULL;
+        int64_t n = -1;
+        CHECK(store_token_count(s, &n) == 0 && n == 0);
+        CHECK(store_token_create(s, "aa", "me@h", "global", "admin", &t) == 0);
+        CHECK(t && streq(t->scope, "global") && streq(t->user, "me@h"));
+        CHECK(store_token_create(s, "aa", "x", "read", NULL, NULL) == -EEXIST);
+        CHECK(store_token_create(s, "bb", "x", "read", NULL, NULL) == 0);
+        CHECK(store_token_find(s, "aa", &f) == 0);
+        CHECK(f && streq(f->id, t->id));
+        token_free(f);
+        f = NULL;
+        CHECK(store_token_find(s, "cc", &f) == -ENOENT && f == NULL);
+        struct token_list *l = NULL;
+        CHECK(store_token_list(s, &l) == 0 && l && l->n == 2);
+        token_list_free(l);
+        CHECK(store_token_delete(s, t->id) == 0);
+        CHECK(store_token_delete(s, t->id) == -ENOENT);
+        CHECK(store_token_find(s, "aa", &f) == -ENOENT);
+        CHECK(store_token_count(s, &n) == 0 && n == 1);
+        token_free(t);
+        store_close(s);
+}
+
+static void test_versions_sequential_across_connections(void)
+{
+        /* Two connections to one database (as two pierds would be): the
+         * write lock taken up front keeps versions gap- and duplicate-free. */
+        struct store *s1 = fresh(), *s2 = NULL;
+        CHECK(store_open(path, &s2) == 0);
+        struct app *a = NULL;
+        CHECK(store_app_create(s1, "app1", "me", &a) == 0);
+        struct config_var set[] = {{.key = "K", .value = "v", .value_len = 1}};
+        struct config ch = {.n = 1, .vars = set};
+        for (int i = 0; i < 10; i++) {
+                int64_t v1 = 0, v2 = 0;
+                CHECK(store_config_update(s1, a->id, &ch, "me", "d", &v1) == 0);
+                CHECK(store_config_update(s2, a->id, &ch, "me", "d", &v2) == 0);
+                CHECK(v1 == 2 + 2 * i && v2 == 3 + 2 * i);
+        }
+        app_free(a);
+        store_close(s1);
+        store_close(s2);
+}
+
+static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
+{
+        return remove(p);
+}
+
+int main(void)
+{
+        if (!mkdtemp(dir))
+                return 1;
+        RUN(test_open_migrates);
+        RUN(test_app_create_get_list);
+        RUN(test_initial_release);
+        RUN(test_config_update_and_snapshots);
+        RUN(test_config_limit_rolls_back);
+        RUN(test_rename_destroy);
+        RUN(test_tokens);
+        RUN(test_versions_sequential_across_connections);
+        if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
+                return 1;
+        return test_done();
+}
