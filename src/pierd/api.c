@@ -1,0 +1,1008 @@
+/* The pierd HTTP API: routing, auth, JSON in and out.  See api.h and
+ * docs/api.md. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/base64.h"
+#include "lib/jsonscan.h"
+#include "lib/log.h"
+#include "lib/names.h"
+#include "lib/rand.h"
+#include "lib/sha256.h"
+#include "lib/strbuf.h"
+#include "lib/timefmt.h"
+#include "lib/utf8.h"
+#include "lib/util.h"
+#include "pierd/api.h"
+
+/* Limits on what a client controls (STYLE.md §7). */
+#define BODY_MAX       (1024 * 1024) /* bytes of request body */
+#define JSON_DEPTH_MAX 32
+#define GENERATE_TRIES 16 /* random app names before giving up */
+
+struct api {
+        struct loop *loop;
+        struct store *store;
+        struct MHD_Daemon *mhd;
+        struct loop_io *io;
+        struct loop_timer *timer;
+        char *domain;
+        uint16_t router_port;
+        char *url;
+};
+
+/* One HTTP request while its body arrives. */
+struct request {
+        struct strbuf body;
+        bool too_large;
+};
+
+/* What a handler sees, and what it leaves for the reply. */
+struct call {
+        struct api *api;
+        struct MHD_Connection *conn;
+        const char *method;
+        const struct token *token;
+        const char *param[2]; /* the :captures of the route, in order */
+        json_t *body;         /* parsed request body, NULL when empty */
+        /* reply */
+        unsigned status;
+        json_t *out;
+        int64_t release_version; /* > 0: sent as Pier-Release-Version */
+};
+
+
+
+/* ---- replies ---- */
+
+static const char *error_id(unsigned status)
+{
+        switch (status) {
+        case 400: return "bad_request";
+        case 401: return "unauthorized";
+        case 403: return "forbidden";
+        case 404: return "not_found";
+        case 405: return "method_not_allowed";
+        case 409: return "conflict";
+        case 413: return "request_entity_too_large";
+        case 422: return "invalid_params";
+        default: return "internal_error";
+        }
+}
+
+/* Sets an error reply; returns the status for `return fail(...)`. */
+__attribute__((format(printf, 3, 4))) static unsigned fail(struct call *c, unsigned status,
+                                                           const char *fmt, ...)
+{
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        json_decref(c->out);
+        c->out = json_pack("{s:s, s:s}", "id", error_id(status), "message",
+                           msg ? msg : "out of memory");
+        c->status = status;
+        return status;
+}
+
+/* A store error as the client should see it. */
+static unsigned fail_store(struct call *c, int r, const char *what)
+{
+        if (r == -ENOMEM)
+                return fail(c, 500, "out of memory while %s; try again", what);
+        log_error_errno(r, "%s: %m (%s)", what, store_errmsg(c->api->store));
+        return fail(c, 500, "the state store failed while %s; see pierd's log", what);
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *j,
+                                 int64_t release_version, const char *allow)
+{
+        size_t len = 0;
+        char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (!text) {
+                status = 500;
+                text = strdup("{\"id\":\"internal_error\",\"message\":\"out of memory\"}");
+                if (!text)
+                        return MHD_NO;
+        }
+        len = strlen(text);
+        /* One more byte: a newline makes curl output readable. */
+        char *withnl = realloc(text, len + 2);
+        if (withnl) {
+                text = withnl;
+                text[len++] = '\n';
+                text[len] = '\0';
+        }
+        struct MHD_Response *resp =
+                MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        if (!resp) {
+                free(text);
+                return MHD_NO;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+        if (release_version > 0) {
+                char v[24];
+                snprintf(v, sizeof(v), "%" PRId64, release_version);
+                MHD_add_response_header(resp, "Pier-Release-Version", v);
+        }
+        if (allow)
+                MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+        enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *msg,
+                                  const char *allow)
+{
+        _cleanup_(json_decrefp) json_t *j =
+                json_pack("{s:s, s:s}", "id", error_id(status), "message", msg);
+        return send_json(conn, status, j, 0, allow);
+}
+
+/* ---- JSON shapes ---- */
+
+static json_t *time_json(int64_t usec)
+{
+        char buf[32];
+        if (usec <= 0)
+                return json_null();
+        time_iso8601(usec, buf);
+        return json_string(buf);
+}
+
+static json_t *user_json(const char *user)
+{
+        return json_pack("{s:s}", "email", user);
+}
+
+static json_t *app_json(const struct api *a, const struct app *app)
+{
+        _cleanup_free_ char *web_url = NULL, *git_url = NULL;
+        char port[8] = "";
+        if (a->router_port != 80)
+                snprintf(port, sizeof(port), ":%u", a->router_port);
+        if (asprintf(&web_url, "http://%s.%s%s/", app->name, a->domain, port) < 0)
+                return web_url = NULL, NULL;
+        if (asprintf(&git_url, "%s/%s.git", a->url, app->name) < 0)
+                return git_url = NULL, NULL;
+        return json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:{s:s}, s:s, s:s, s:b}", "id", app->id,
+                         "name", app->name, "created_at", time_json(app->created_at),
+                         "updated_at", time_json(app->updated_at), "released_at",
+                         time_json(app->released_at), "owner", user_json(app->owner), "stack",
+                         "name", "debian-12", "web_url", web_url, "git_url", git_url,
+                         "maintenance", app->maintenance);
+}
+
+static json_t *release_json(const struct release *r)
+{
+        json_t *slug = r->slug_id ? json_pack("{s:s}", "id", r->slug_id) : json_null();
+        return json_pack("{s:s, s:I, s:s, s:s, s:b, s:o, s:o, s:o, s:o}", "id", r->id, "version",
+                         (json_int_t)r->version, "description", r->description, "status",
+                         r->status, "current", r->current, "created_at",
+                         time_json(r->created_at), "updated_at", time_json(r->updated_at),
+                         "user", user_json(r->user), "slug", slug);
+}
+
+/* Values that are not UTF-8 cannot be JSON strings: they travel as
+ * {"base64": "..."} (docs/api.md). */
+static json_t *config_value_json(const struct config_var *v)
+{
+        if (utf8_valid(v->value, v->value_len))
+                return json_stringn(v->value, v->value_len);
+        _cleanup_free_ char *b64 = NULL;
+        if (base64_encode(v->value, v->value_len, &b64) < 0)
+                return NULL;
+        return json_pack("{s:s}", "base64", b64);
+}
+
+static json_t *config_json(const struct config *cfg)
+{
+        json_t *o = json_object();
+        for (size_t i = 0; o && i < cfg->n; i++)
+                if (json_object_set_new(o, cfg->vars[i].key, config_value_json(&cfg->vars[i])) < 0)
+                        o = (json_decref(o), NULL);
+        return o;
+}
+
+static json_t *token_json(const struct token *t, const char *secret)
+{
+        json_t *j = json_pack("{s:s, s:[s], s:s, s:o, s:o}", "id", t->id, "scope", t->scope,
+                              "description", t->description, "created_at",
+                              time_json(t->created_at), "user", user_json(t->user));
+        if (j && secret)
+                json_object_set_new(j, "access_token", json_pack("{s:s}", "token", secret));
+        return j;
+}
+
+/* ---- handlers ---- */
+
+/* Finds the app named by the route's first capture, or fails with 404. */
+static int load_app(struct call *c, struct app **ret)
+{
+        int r = store_app_get(c->api->store, c->param[0], ret);
+        if (r == -ENOENT)
+                return fail(c, 404, "couldn't find that app: %s", c->param[0]), r;
+        if (r < 0)
+                return fail_store(c, r, "loading the app"), r;
+        return 0;
+}
+
+static unsigned h_health(struct call *c)
+{
+        c->out = json_pack("{s:s, s:s}", "status", "ok", "version", PIER_VERSION);
+        return 200;
+}
+
+static unsigned h_account(struct call *c)
+{
+        c->out = json_pack("{s:s, s:s, s:[s]}", "id", c->token->id, "email", c->token->user,
+                           "scope", c->token->scope);
+        return 200;
+}
+
+static unsigned h_apps_list(struct call *c)
+{
+        _cleanup_(app_list_freep) struct app_list *l = NULL;
+        int r = store_app_list(c->api->store, &l);
+        if (r < 0)
+                return fail_store(c, r, "listing apps");
+        c->out = json_array();
+        for (size_t i = 0; c->out && i < l->n; i++)
+                json_array_append_new(c->out, app_json(c->api, &l->apps[i]));
+        return 200;
+}
+
+static unsigned h_apps_create(struct call *c)
+{
+        json_t *name = c->body ? json_object_get(c->body, "name") : NULL;
+        if (name && !json_is_null(name) && !json_is_string(name))
+                return fail(c, 422, "name must be a string");
+
+        _cleanup_(app_freep) struct app *app = NULL;
+        int r;
+        if (name && json_is_string(name)) {
+                const char *n = json_string_value(name);
+                if (!app_name_valid(n))
+                        return fail(c, 422, "invalid app name \"%s\": %s", n, APP_NAME_RULE);
+                r = store_app_create(c->api->store, n, c->token->user, &app);
+                if (r == -EEXIST)
+                        return fail(c, 409, "name %s is already taken", n);
+        } else {
+                r = -EEXIST;
+                for (int i = 0; i < GENERATE_TRIES && r == -EEXIST; i++) {
+                        char n[32];
+                        r = app_name_generate(n);
+                        if (r >= 0)
+                                r = store_app_create(c->api->store, n, c->token->user, &app);
+                }
+        }
+        if (r < 0)
+                return fail_store(c, r, "creating the app");
+        log_info("app %s created by %s", app->name, c->token->user);
+        c->out = app_json(c->api, app);
+        return 201;
+}
+
+static unsigned h_app_info(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        c->out = app_json(c->api, app);
+        return 200;
+}
+
+static unsigned h_app_update(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        json_t *name = c->body ? json_object_get(c->body, "name") : NULL;
+        if (!name)
+                return fail(c, 422, "nothing to change: give {\"name\": \"NEWNAME\"}");
+        if (!json_is_string(name))
+                return fail(c, 422, "name must be a string");
+        const char *n = json_string_value(name);
+        if (!app_name_valid(n))
+                return fail(c, 422, "invalid app name \"%s\": %s", n, APP_NAME_RULE);
+        if (!streq(n, app->name)) {
+                int r = store_app_rename(c->api->store, app->id, n);
+                if (r == -EEXIST)
+                        return fail(c, 409, "name %s is already taken", n);
+                if (r < 0)
+                        return fail_store(c, r, "renaming the app");
+                log_info("app %s renamed to %s by %s", app->name, n, c->token->user);
+        }
+        app_free(TAKE_PTR(app));
+        int r = store_app_get(c->api->store, n, &app);
+        if (r < 0)
+                return fail_store(c, r, "loading the app");
+        c->out = app_json(c->api, app);
+        return 200;
+}
+
+static unsigned h_app_destroy(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        int r = store_app_destroy(c->api->store, app->id);
+        if (r < 0)
+                return fail_store(c, r, "destroying the app");
+        log_info("app %s destroyed by %s", app->name, c->token->user);
+        c->out = app_json(c->api, app);
+        return 200;
+}
+
+static unsigned h_config_get(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        _cleanup_(config_freep) struct config *cfg = NULL;
+        int r = store_config_get(c->api->store, app->id, &cfg);
+        if (r < 0)
+                return fail_store(c, r, "reading config vars");
+        c->out = config_json(cfg);
+        return 200;
+}
+
+/* "Set A, B config vars", "Remove C config vars" or both (SPEC.md §1). */
+static int config_description(const struct config *changes, char **ret)
+{
+        struct strbuf set = STRBUF_INIT, removed = STRBUF_INIT, d = STRBUF_INIT;
+        int r = 0;
+        for (size_t i = 0; i < changes->n && r >= 0; i++) {
+                struct strbuf *sb = changes->vars[i].value ? &set : &removed;
+                if (sb->len)
+                        r = strbuf_addstr(sb, ", ");
+                if (r >= 0)
+                        r = strbuf_addstr(sb, changes->vars[i].key);
+        }
+        if (r >= 0 && set.len && removed.len)
+                r = strbuf_addf(&d, "Set %s config vars, remove %s config vars", set.buf,
+                                removed.buf);
+        else if (r >= 0 && set.len)
+                r = strbuf_addf(&d, "Set %s config vars", set.buf);
+        else if (r >= 0)
+                r = strbuf_addf(&d, "Remove %s config vars", removed.len ? removed.buf : "no");
+        strbuf_release(&set);
+        strbuf_release(&removed);
+        if (r < 0) {
+                strbuf_release(&d);
+                return r;
+        }
+        *ret = strbuf_detach(&d, NULL);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* Turns the PATCH body into a change set, or fails the call. */
+static int parse_config_changes(struct call *c, struct config *changes)
+{
+        if (!c->body || !json_is_object(c->body))
+                return fail(c, 400, "the body must be a JSON object of config vars"), -EINVAL;
+        size_t n = json_object_size(c->body);
+        if (n == 0)
+                return fail(c, 422, "no config vars given"), -EINVAL;
+        changes->vars = calloc(n, sizeof(*changes->vars));
+        if (!changes->vars)
+                return fail(c, 500, "out of memory"), -ENOMEM;
+
+        const char *key;
+        json_t *value;
+        json_object_foreach(c->body, key, value) {
+                if (!config_key_valid(key))
+                        return fail(c, 422, "invalid config var name \"%s\": %s", key,
+                                    CONFIG_KEY_RULE),
+                               -EINVAL;
+                struct config_var *v = &changes->vars[changes->n++];
+                v->key = strdup(key);
+                if (!v->key)
+                        return fail(c, 500, "out of memory"), -ENOMEM;
+                if (json_is_null(value))
+                        continue;
+                if (json_is_string(value)) {
+                        v->value_len = json_string_length(value);
+                        v->value = malloc(v->value_len + 1);
+                        if (!v->value)
+                                return fail(c, 500, "out of memory"), -ENOMEM;
+                        memcpy(v->value, json_string_value(value), v->value_len + 1);
+                } else if (json_is_object(value) && json_is_string(json_object_get(value, "base64")) &&
+                           json_object_size(value) == 1) {
+                        json_t *b = json_object_get(value, "base64");
+                        void *raw;
+                        if (base64_decode(json_string_value(b), json_string_length(b), &raw,
+                                          &v->value_len) < 0)
+                                return fail(c, 422, "the base64 value of %s is not valid base64",
+                                            key),
+                                       -EINVAL;
+                        v->value = raw;
+                } else
+                        return fail(c, 422,
+                                    "the value of %s must be a string, {\"base64\": \"...\"} or "
+                                    "null",
+                                    key),
+                               -EINVAL;
+                if (memchr(v->value, '\0', v->value_len))
+                        return fail(c, 422, "the value of %s contains a NUL byte, which "
+                                            "environment variables cannot hold", key),
+                               -EINVAL;
+        }
+        return 0;
+}
+
+static unsigned h_config_update(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        _cleanup_(config_freep) struct config *changes = calloc(1, sizeof(*changes));
+        if (!changes)
+                return fail(c, 500, "out of memory");
+        if (parse_config_changes(c, changes) < 0)
+                return c->status;
+        _cleanup_free_ char *description = NULL;
+        if (config_description(changes, &description) < 0)
+                return fail(c, 500, "out of memory");
+
+        int64_t version;
+        int r = store_config_update(c->api->store, app->id, changes, c->token->user, description,
+                                    &version);
+        if (r == -E2BIG)
+                return fail(c, 422,
+                            "config vars of %s would exceed %d bytes (names plus values); "
+                            "remove some first",
+                            app->name, STORE_CONFIG_MAX_BYTES);
+        if (r < 0)
+                return fail_store(c, r, "changing config vars");
+        log_info("%s: %s by %s, v%" PRId64, app->name, description, c->token->user, version);
+
+        _cleanup_(config_freep) struct config *cfg = NULL;
+        r = store_config_get(c->api->store, app->id, &cfg);
+        if (r < 0)
+                return fail_store(c, r, "reading config vars");
+        c->out = config_json(cfg);
+        c->release_version = version;
+        return 200;
+}
+
+/* "7", "v7" or a release id. */
+static int load_release(struct call *c, const struct app *app, struct release **ret)
+{
+        const char *spec = c->param[1];
+        int64_t version;
+        int r;
+        if (safe_atoi64(spec[0] == 'v' ? spec + 1 : spec, &version) >= 0)
+                r = store_release_get(c->api->store, app->id, version, ret);
+        else
+                r = store_release_get_by_id(c->api->store, app->id, spec, ret);
+        if (r == -ENOENT)
+                return fail(c, 404, "couldn't find release %s of %s", spec, app->name), r;
+        if (r < 0)
+                return fail_store(c, r, "loading the release"), r;
+        return 0;
+}
+
+static unsigned h_releases_list(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        _cleanup_(release_list_freep) struct release_list *l = NULL;
+        int r = store_release_list(c->api->store, app->id, &l);
+        if (r < 0)
+                return fail_store(c, r, "listing releases");
+        c->out = json_array();
+        for (size_t i = 0; c->out && i < l->n; i++)
+                json_array_append_new(c->out, release_json(&l->releases[i]));
+        return 200;
+}
+
+static unsigned h_release_info(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        _cleanup_(release_freep) struct release *rel = NULL;
+        if (load_app(c, &app) < 0 || load_release(c, app, &rel) < 0)
+                return c->status;
+        c->out = release_json(rel);
+        return 200;
+}
+
+static unsigned h_release_config(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        _cleanup_(release_freep) struct release *rel = NULL;
+        if (load_app(c, &app) < 0 || load_release(c, app, &rel) < 0)
+                return c->status;
+        _cleanup_(config_freep) struct config *cfg = NULL;
+        int r = store_release_config(c->api->store, app->id, rel->version, &cfg);
+        if (r < 0)
+                return fail_store(c, r, "reading the release's config vars");
+        c->out = config_json(cfg);
+        return 200;
+}
+
+static unsigned h_tokens_list(struct call *c)
+{
+        _cleanup_(token_list_freep) struct token_list *l = NULL;
+        int r = store_token_list(c->api->store, &l);
+        if (r < 0)
+                return fail_store(c, r, "listing authorizations");
+        c->out = json_array();
+        for (size_t i = 0; c->out && i < l->n; i++)
+                json_array_append_new(c->out, token_json(&l->tokens[i], NULL));
+        return 200;
+}
+
+static unsigned h_tokens_create(struct call *c)
+{
+        const char *scope = "global", *description = "";
+        json_t *s = c->body ? json_object_get(c->body, "scope") : NULL;
+        json_t *d = c->body ? json_object_get(c->body, "description") : NULL;
+        if (s) {
+                if (!json_is_array(s) || json_array_size(s) != 1 ||
+                    !json_is_string(json_array_get(s, 0)))
+                        return fail(c, 422, "scope must be [\"global\"] or [\"read\"]");
+                scope = json_string_value(json_array_get(s, 0));
+                if (!streq(scope, "global") && !streq(scope, "read"))
+                        return fail(c, 422, "unknown scope \"%s\": use global or read", scope);
+        }
+        if (d) {
+                if (!json_is_string(d))
+                        return fail(c, 422, "description must be a string");
+                description = json_string_value(d);
+        }
+
+        char secret[65], hash[65];
+        int r = token_new(secret);
+        if (r < 0)
+                return fail(c, 500, "no randomness for a token");
+        sha256_hex(secret, strlen(secret), hash);
+        _cleanup_(token_freep) struct token *t = NULL;
+        r = store_token_create(c->api->store, hash, c->token->user, scope, description, &t);
+        if (r < 0)
+                return fail_store(c, r, "creating the authorization");
+        log_info("authorization %s (%s) created by %s", t->id, scope, c->token->user);
+        c->out = token_json(t, secret);
+        return 201;
+}
+
+static unsigned h_tokens_delete(struct call *c)
+{
+        _cleanup_(token_list_freep) struct token_list *l = NULL;
+        int r = store_token_list(c->api->store, &l);
+        if (r < 0)
+                return fail_store(c, r, "listing authorizations");
+        for (size_t i = 0; i < l->n; i++) {
+                if (!streq(l->tokens[i].id, c->param[0]))
+                        continue;
+                r = store_token_delete(c->api->store, l->tokens[i].id);
+                if (r < 0)
+                        return fail_store(c, r, "revoking the authorization");
+                c->out = token_json(&l->tokens[i], NULL);
+                return 200;
+        }
+        return fail(c, 404, "couldn't find authorization %s", c->param[0]);
+}
+
+/* ---- routing ---- */
+
+enum {
+        ROUTE_OPEN = 1 << 0,    /* no token needed */
+        ROUTE_SECRET = 1 << 1,  /* config vars: not for read-only tokens */
+        ROUTE_GLOBAL = 1 << 2,  /* token management: global tokens only */
+        ROUTE_BODY = 1 << 3,    /* takes a JSON body */
+};
+
+struct route {
+        const char *method;
+        const char *pattern; /* ":x" matches one path segment */
+        unsigned (*fn)(struct call *c);
+        unsigned flags;
+};
+
+static const struct route routes[] = {
+        {"GET", "/health", h_health, ROUTE_OPEN},
+        {"GET", "/account", h_account, 0},
+        {"GET", "/apps", h_apps_list, 0},
+        {"POST", "/apps", h_apps_create, ROUTE_BODY},
+        {"GET", "/apps/:app", h_app_info, 0},
+        {"PATCH", "/apps/:app", h_app_update, ROUTE_BODY},
+        {"DELETE", "/apps/:app", h_app_destroy, 0},
+        {"GET", "/apps/:app/config-vars", h_config_get, ROUTE_SECRET},
+        {"PATCH", "/apps/:app/config-vars", h_config_update, ROUTE_SECRET | ROUTE_BODY},
+        {"GET", "/apps/:app/releases", h_releases_list, 0},
+        {"GET", "/apps/:app/releases/:release", h_release_info, 0},
+        {"GET", "/apps/:app/releases/:release/config-vars", h_release_config, ROUTE_SECRET},
+        {"GET", "/oauth/authorizations", h_tokens_list, ROUTE_GLOBAL},
+        {"POST", "/oauth/authorizations", h_tokens_create, ROUTE_GLOBAL | ROUTE_BODY},
+        {"DELETE", "/oauth/authorizations/:id", h_tokens_delete, ROUTE_GLOBAL},
+};
+
+/* Does `path` match `pattern`?  Captures go to param[], pointing into
+ * `path`, whose '/' after a capture are overwritten with NUL — so the
+ * caller passes a scratch copy. */
+static bool route_match(const char *pattern, char *path, const char *param[2])
+{
+        size_t np = 0;
+        const char *p = pattern;
+        char *s = path;
+        while (*p && *s) {
+                if (*p == ':') {
+                        size_t n = strcspn(s, "/");
+                        if (n == 0 || np >= 2)
+                                return false;
+                        param[np++] = s;
+                        p += strcspn(p, "/");
+                        s += n;
+                        if (*s == '/' && *p == '/') {
+                                *s++ = '\0';
+                                p++;
+                        }
+                        continue;
+                }
+                if (*p != *s)
+                        return false;
+                p++;
+                s++;
+        }
+        return *p == '\0' && *s == '\0';
+}
+
+/* The route for method+url; *ret_allow lists the methods when only the
+ * method is wrong (405). */
+static const struct route *route_find(const char *method, const char *url, char *scratch,
+                                      size_t scratch_size, const char *param[2],
+                                      struct strbuf *allow)
+{
+        const struct route *found = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(routes); i++) {
+                snprintf(scratch, scratch_size, "%s", url);
+                const char *p[2] = {NULL, NULL};
+                if (!route_match(routes[i].pattern, scratch, p))
+                        continue;
+                if (streq(routes[i].method, method)) {
+                        found = &routes[i];
+                        break;
+                }
+                if (allow->len)
+                        strbuf_addstr(allow, ", ");
+                strbuf_addstr(allow, routes[i].method);
+        }
+        if (found) {
+                /* Match again so that param[] points into the final scratch. */
+                snprintf(scratch, scratch_size, "%s", url);
+                route_match(found->pattern, scratch, param);
+        }
+        return found;
+}
+
+/* The token of the request, or NULL (with the reply's message). */
+static int authenticate(struct api *a, struct MHD_Connection *conn, struct token **ret)
+{
+        const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+        if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+                return -ENOKEY;
+        const char *secret = h + 7;
+        while (*secret == ' ')
+                secret++;
+        char hash[65];
+        sha256_hex(secret, strlen(secret), hash);
+        return store_token_find(a->store, hash, ret);
+}
+
+static bool scope_allows(const struct token *t, const char *method, unsigned flags)
+{
+        if (streq(t->scope, "global"))
+                return true;
+        /* "read": look, but not at secrets, and change nothing. */
+        return streq(method, "GET") && !(flags & (ROUTE_SECRET | ROUTE_GLOBAL));
+}
+
+static enum MHD_Result handle(struct api *a, struct MHD_Connection *conn, const char *url,
+                              const char *method, struct request *req)
+{
+        /* Paths are short; a longer one cannot match any route. */
+        char scratch[512];
+        if (strlen(url) >= sizeof(scratch))
+                return send_error(conn, 404, "no such path", NULL);
+        /* Tolerate one trailing slash: "/apps/" is "/apps". */
+        _cleanup_free_ char *path = strdup(url);
+        if (!path)
+                return MHD_NO;
+        size_t len = strlen(path);
+        if (len > 1 && path[len - 1] == '/')
+                path[len - 1] = '\0';
+
+        const char *param[2] = {NULL, NULL};
+        struct strbuf allow = STRBUF_INIT;
+        const struct route *rt = route_find(method, path, scratch, sizeof(scratch), param, &allow);
+        if (!rt) {
+                enum MHD_Result ret;
+                if (allow.len) {
+                        _cleanup_free_ char *msg = NULL;
+                        if (asprintf(&msg, "%s is not allowed on %s; use %s", method, path,
+                                     allow.buf) < 0)
+                                msg = NULL;
+                        ret = send_error(conn, 405, msg ? msg : "method not allowed", allow.buf);
+                } else
+                        ret = send_error(conn, 404, "no such path: see docs/api.md", NULL);
+                strbuf_release(&allow);
+                return ret;
+        }
+        strbuf_release(&allow);
+
+        _cleanup_(token_freep) struct token *token = NULL;
+        if (!(rt->flags & ROUTE_OPEN)) {
+                int r = authenticate(a, conn, &token);
+                if (r == -ENOKEY)
+                        return send_error(conn, 401,
+                                          "authentication required: send Authorization: Bearer "
+                                          "TOKEN (run `pier login`)",
+                                          NULL);
+                if (r == -ENOENT)
+                        return send_error(conn, 401, "invalid token: run `pier login` again",
+                                          NULL);
+                if (r < 0) {
+                        log_error_errno(r, "checking a token: %m (%s)", store_errmsg(a->store));
+                        return send_error(conn, 500, "the state store failed; see pierd's log",
+                                          NULL);
+                }
+                if (!scope_allows(token, method, rt->flags))
+                        return send_error(conn, 403,
+                                          "this token's scope does not allow that; use a token "
+                                          "with scope global",
+                                          NULL);
+        }
+
+        if (req->too_large)
+                return send_error(conn, 413, "the request body is over 1 MiB", NULL);
+
+        _cleanup_(json_decrefp) json_t *body = NULL;
+        if ((rt->flags & ROUTE_BODY) && req->body.len > 0) {
+                if (!json_depth_ok(req->body.buf, req->body.len, JSON_DEPTH_MAX))
+                        return send_error(conn, 400, "the JSON body is nested too deeply", NULL);
+                json_error_t err;
+                body = json_loadb(req->body.buf, req->body.len, JSON_REJECT_DUPLICATES, &err);
+                if (!body) {
+                        _cleanup_free_ char *msg = NULL;
+                        if (asprintf(&msg, "the body is not valid JSON: %s (at byte %d)",
+                                     err.text, err.position) < 0)
+                                msg = NULL;
+                        return send_error(conn, 400, msg ? msg : "the body is not valid JSON",
+                                          NULL);
+                }
+                if (!json_is_object(body))
+                        return send_error(conn, 400, "the body must be a JSON object", NULL);
+        }
+
+        struct call c = {
+                .api = a,
+                .conn = conn,
+                .method = method,
+                .token = token,
+                .param = {param[0], param[1]},
+                .body = body,
+        };
+        unsigned status = rt->fn(&c);
+        enum MHD_Result ret = send_json(conn, status, c.out, c.release_version, NULL);
+        json_decref(c.out);
+        return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+        struct api *a = cls;
+        struct request *req = *con_cls;
+
+        if (!req) {
+                req = calloc(1, sizeof(*req));
+                if (!req)
+                        return MHD_NO;
+                *con_cls = req;
+                /* Refuse an announced oversized body before reading it. */
+                const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+                int64_t n;
+                if (cl && safe_atoi64(cl, &n) >= 0 && n > BODY_MAX)
+                        return send_error(conn, 413, "the request body is over 1 MiB", NULL);
+                return MHD_YES;
+        }
+
+        if (*upload_data_size > 0) {
+                if (!req->too_large && req->body.len + *upload_data_size <= BODY_MAX) {
+                        if (strbuf_add(&req->body, upload_data, *upload_data_size) < 0)
+                                return MHD_NO;
+                } else {
+                        /* Keep reading (and dropping) so the client gets
+                         * its 413 instead of a reset. */
+                        req->too_large = true;
+                        strbuf_release(&req->body);
+                }
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+
+        return handle(a, conn, url, method, req);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+        struct request *req = *con_cls;
+        if (!req)
+                return;
+        strbuf_release(&req->body);
+        free(req);
+        *con_cls = NULL;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+        char buf[512];
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        buf[strcspn(buf, "\n")] = '\0';
+        log_warning("http: %s", buf);
+}
+
+/* ---- the daemon on our loop ---- */
+
+static void schedule(struct api *a)
+{
+        MHD_UNSIGNED_LONG_LONG ms;
+        if (MHD_get_timeout(a->mhd, &ms) == MHD_YES)
+                loop_timer_set(a->timer, (uint64_t)mono_usec() + (uint64_t)ms * 1000);
+        else
+                loop_timer_disable(a->timer);
+}
+
+static void on_io(struct loop_io *io, int fd, uint32_t revents, void *userdata)
+{
+        struct api *a = userdata;
+        MHD_run(a->mhd);
+        schedule(a);
+}
+
+static void on_timer(struct loop_timer *t, void *userdata)
+{
+        struct api *a = userdata;
+        MHD_run(a->mhd);
+        schedule(a);
+}
+
+/* "ADDR:PORT" or "[ADDR6]:PORT" into a socket address. */
+static int parse_listen(const char *s, struct sockaddr_storage *ret, socklen_t *ret_len)
+{
+        _cleanup_free_ char *host = NULL;
+        const char *colon = strrchr(s, ':');
+        if (!colon)
+                return -EINVAL;
+        uint16_t port;
+        _cleanup_free_ char *portstr = strdup(colon + 1);
+        if (!portstr || safe_atou16(portstr, &port) < 0)
+                return -EINVAL;
+        if (s[0] == '[') {
+                if (colon == s || colon[-1] != ']')
+                        return -EINVAL;
+                host = strndup(s + 1, (size_t)(colon - s - 2));
+        } else
+                host = strndup(s, (size_t)(colon - s));
+        if (!host)
+                return -ENOMEM;
+
+        struct sockaddr_storage ss = {0};
+        struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        if (inet_pton(AF_INET, host[0] ? host : "127.0.0.1", &in4->sin_addr) == 1) {
+                in4->sin_family = AF_INET;
+                in4->sin_port = htons(port);
+                *ret_len = sizeof(*in4);
+        } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons(port);
+                *ret_len = sizeof(*in6);
+        } else
+                return -EINVAL;
+        *ret = ss;
+        return 0;
+}
+
+int api_new(struct loop *l, struct store *s, const struct api_config *cfg, struct api **ret)
+{
+        struct sockaddr_storage ss;
+        socklen_t sslen;
+        int r = parse_listen(cfg->listen, &ss, &sslen);
+        if (r < 0)
+                return r;
+
+        struct api *a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->loop = l;
+        a->store = s;
+        a->router_port = cfg->router_port;
+        a->domain = strdup(cfg->domain);
+        if (!a->domain) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        a->mhd = MHD_start_daemon(
+                MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+                0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
+                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
+                on_completed, a,
+                /* Idle keep-alive connections go after 60 s, like the router's. */
+                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT,
+                (unsigned)1000, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        if (!a->mhd) {
+                r = -EADDRINUSE;
+                goto fail;
+        }
+
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+        const union MHD_DaemonInfo *pinfo = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_BIND_PORT);
+        if (!info || !pinfo) {
+                r = -EIO;
+                goto fail;
+        }
+        char host[INET6_ADDRSTRLEN] = "127.0.0.1";
+        if (ss.ss_family == AF_INET)
+                inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+        else
+                inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+        if (cfg->public_url)
+                a->url = strdup(cfg->public_url);
+        else if (asprintf(&a->url, ss.ss_family == AF_INET6 ? "http://[%s]:%u" : "http://%s:%u",
+                          host, pinfo->port) < 0)
+                a->url = NULL;
+        if (!a->url) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        r = loop_add_io(l, info->epoll_fd, EPOLLIN, on_io, a, &a->io);
+        if (r < 0)
+                goto fail;
+        r = loop_add_timer(l, 0, on_timer, a, &a->timer);
+        if (r < 0)
+                goto fail;
+        schedule(a);
+        *ret = a;
+        return 0;
+fail:
+        api_free(a);
+        return r;
+}
+
+struct api *api_free(struct api *a)
+{
+        if (!a)
+                return NULL;
+        loop_io_free(a->io);
+        loop_timer_free(a->timer);
+        if (a->mhd)
+                MHD_stop_daemon(a->mhd);
+        free(a->domain);
+        free(a->url);
+        free(a);
+        return NULL;
+}
+
+const char *api_url(const struct api *a)
+{
+        return a->url;
+}

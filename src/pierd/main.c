@@ -1,0 +1,343 @@
+/* pierd: the control plane.  One process, one event loop: the HTTP API
+ * (libmicrohttpd on the loop), the state store, and — as later parts land —
+ * the builder, the dyno supervisor and the log hub. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/rand.h"
+#include "lib/sha256.h"
+#include "lib/util.h"
+#include "net/loop.h"
+#include "pierd/api.h"
+#include "store/store.h"
+
+#define DEFAULT_LISTEN        "127.0.0.1:5000"
+#define DEFAULT_ROUTER_LISTEN "127.0.0.1:8080"
+#define DEFAULT_DOMAIN        "localhost"
+
+struct options {
+        char *home;
+        const char *listen;
+        const char *router_listen;
+        const char *domain;
+        const char *public_url;
+};
+
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: pierd [OPTIONS]\n"
+                "\n"
+                "The pier control plane: API, state store, builds, dynos, logs.\n"
+                "\n"
+                "  --home DIR             state directory (default $PIER_HOME, else\n"
+                "                         ~/.local/share/pier)\n"
+                "  --listen ADDR:PORT     API address (default " DEFAULT_LISTEN ")\n"
+                "  --router-listen ADDR:PORT\n"
+                "                         router address apps are served on (default " DEFAULT_ROUTER_LISTEN ")\n"
+                "  --domain DOMAIN        apps are APP.DOMAIN (default " DEFAULT_DOMAIN ")\n"
+                "  --public-url URL       how clients reach the API, if not the listen address\n"
+                "  --version              print the version\n"
+                "  -h, --help             this help\n");
+}
+
+/* $PIER_HOME, else $XDG_DATA_HOME/pier, else ~/.local/share/pier. */
+static int default_home(char **ret)
+{
+        const char *e = getenv("PIER_HOME");
+        if (e && *e)
+                return (*ret = strdup(e)) ? 0 : -ENOMEM;
+        e = getenv("XDG_DATA_HOME");
+        if (e && *e)
+                return asprintf(ret, "%s/pier", e) < 0 ? -ENOMEM : 0;
+        e = getenv("HOME");
+        if (!e || !*e) {
+                struct passwd *pw = getpwuid(getuid());
+                if (!pw)
+                        return -ENOENT;
+                e = pw->pw_dir;
+        }
+        return asprintf(ret, "%s/.local/share/pier", e) < 0 ? -ENOMEM : 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+        enum { ARG_HOME = 0x100, ARG_LISTEN, ARG_ROUTER_LISTEN, ARG_DOMAIN, ARG_PUBLIC_URL,
+               ARG_VERSION };
+        static const struct option longopts[] = {
+                {"home", required_argument, NULL, ARG_HOME},
+                {"listen", required_argument, NULL, ARG_LISTEN},
+                {"router-listen", required_argument, NULL, ARG_ROUTER_LISTEN},
+                {"domain", required_argument, NULL, ARG_DOMAIN},
+                {"public-url", required_argument, NULL, ARG_PUBLIC_URL},
+                {"version", no_argument, NULL, ARG_VERSION},
+                {"help", no_argument, NULL, 'h'},
+                {0},
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
+                switch (c) {
+                case ARG_HOME:
+                        free(o->home);
+                        if (!(o->home = strdup(optarg)))
+                                return -ENOMEM;
+                        break;
+                case ARG_LISTEN:
+                        o->listen = optarg;
+                        break;
+                case ARG_ROUTER_LISTEN:
+                        o->router_listen = optarg;
+                        break;
+                case ARG_DOMAIN:
+                        o->domain = optarg;
+                        break;
+                case ARG_PUBLIC_URL:
+                        o->public_url = optarg;
+                        break;
+                case ARG_VERSION:
+                        printf("pierd %s\n", PIER_VERSION);
+                        exit(EXIT_SUCCESS);
+                case 'h':
+                        usage(stdout);
+                        exit(EXIT_SUCCESS);
+                default:
+                        usage(stderr);
+                        return -EINVAL;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "pierd: unexpected argument \"%s\"\n", argv[optind]);
+                return -EINVAL;
+        }
+        if (!o->home)
+                return default_home(&o->home);
+        return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+/* "user@host" of the account pierd runs as: the admin's identity. */
+static int admin_identity(char **ret)
+{
+        struct passwd *pw = getpwuid(geteuid());
+        char host[HOST_NAME_MAX + 1] = "localhost";
+        (void)gethostname(host, sizeof(host));
+        host[sizeof(host) - 1] = '\0';
+        return asprintf(ret, "%s@%s", pw ? pw->pw_name : "admin", host) < 0 ? -ENOMEM : 0;
+}
+
+static int read_token_file(const char *path, char buf[static 65])
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, 64);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        buf[strcspn(buf, "\r\n")] = '\0';
+        return 0;
+}
+
+/* Writes the token to `path` (0600) via a temp file and rename, so the file
+ * is either the old one or the whole new one. */
+static int write_token_file(const char *path, const char *token)
+{
+        _cleanup_free_ char *tmp = NULL;
+        if (asprintf(&tmp, "%s.tmp", path) < 0)
+                return -ENOMEM;
+        (void)unlink(tmp);
+        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        size_t len = strlen(token);
+        if (write(fd, token, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
+                int r = -errno;
+                unlink(tmp);
+                return r ? r : -EIO;
+        }
+        if (rename(tmp, path) < 0) {
+                int r = -errno;
+                unlink(tmp);
+                return r;
+        }
+        return 0;
+}
+
+/* The admin token: pierd makes one at first start (and again if its file is
+ * gone or no longer matches the store), keeps only its hash in the store and
+ * hands the token itself to the operator in HOME/admin-token. */
+static int ensure_admin_token(struct store *s, const char *home, const char *identity)
+{
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/admin-token", home) < 0)
+                return -ENOMEM;
+
+        char token[65], hash[65];
+        int r = read_token_file(path, token);
+        if (r >= 0 && token[0]) {
+                _cleanup_(token_freep) struct token *t = NULL;
+                sha256_hex(token, strlen(token), hash);
+                r = store_token_find(s, hash, &t);
+                if (r >= 0)
+                        return 0;
+                if (r != -ENOENT)
+                        return r;
+        } else if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "reading %s: %m", path);
+
+        r = token_new(token);
+        if (r < 0)
+                return r;
+        sha256_hex(token, strlen(token), hash);
+        r = store_token_create(s, hash, identity, "global", "admin token made by pierd", NULL);
+        if (r < 0)
+                return r;
+        r = write_token_file(path, token);
+        if (r < 0)
+                return log_error_errno(r, "writing %s: %m", path);
+        log_info("new admin token written to %s", path);
+        return 0;
+}
+
+static void on_terminate(struct loop *l, const struct signalfd_siginfo *si, void *userdata)
+{
+        log_info("%s received, shutting down", strsignal((int)si->ssi_signo));
+        loop_exit(l, 0);
+}
+
+int main(int argc, char **argv)
+{
+        struct options o = {
+                .listen = DEFAULT_LISTEN,
+                .router_listen = DEFAULT_ROUTER_LISTEN,
+                .domain = DEFAULT_DOMAIN,
+        };
+        struct loop *loop = NULL;
+        struct store *store = NULL;
+        struct api *api = NULL;
+        _cleanup_free_ char *identity = NULL, *dbpath = NULL;
+        int r;
+
+        log_set_ident("pierd");
+        /* A client that hangs up must not kill us. */
+        signal(SIGPIPE, SIG_IGN);
+
+        r = parse_args(argc, argv, &o);
+        if (r < 0)
+                return r == -EINVAL ? 2 : (log_error_errno(r, "parsing arguments: %m"), 1);
+
+        uint16_t router_port;
+        const char *rp = strrchr(o.router_listen, ':');
+        if (!rp || safe_atou16(rp + 1, &router_port) < 0) {
+                log_error("--router-listen wants ADDR:PORT, not \"%s\"", o.router_listen);
+                r = -EINVAL;
+                goto out;
+        }
+
+        umask(0077);
+        r = mkdir_p(o.home, 0700);
+        if (r < 0) {
+                log_error_errno(r, "creating the state directory %s: %m", o.home);
+                goto out;
+        }
+        r = admin_identity(&identity);
+        if (r < 0)
+                goto out;
+
+        if (asprintf(&dbpath, "%s/state.db", o.home) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
+        r = store_open(dbpath, &store);
+        if (r == -EPROTO) {
+                log_error("%s was written by a newer pier; run that version", dbpath);
+                goto out;
+        }
+        if (r < 0) {
+                log_error_errno(r, "opening the state store %s: %m", dbpath);
+                goto out;
+        }
+        r = ensure_admin_token(store, o.home, identity);
+        if (r < 0) {
+                log_error_errno(r, "setting up the admin token: %m");
+                goto out;
+        }
+
+        r = loop_new(&loop);
+        if (r < 0)
+                goto out;
+        if ((r = loop_add_signal(loop, SIGTERM, on_terminate, NULL)) < 0 ||
+            (r = loop_add_signal(loop, SIGINT, on_terminate, NULL)) < 0) {
+                log_error_errno(r, "setting up signals: %m");
+                goto out;
+        }
+
+        struct api_config cfg = {
+                .listen = o.listen,
+                .domain = o.domain,
+                .router_port = router_port,
+                .public_url = o.public_url,
+        };
+        r = api_new(loop, store, &cfg, &api);
+        if (r < 0) {
+                log_error_errno(r, "listening on %s: %m (another pierd running? pick another "
+                                   "address with --listen)",
+                                o.listen);
+                goto out;
+        }
+
+        log_info("pierd %s ready, state in %s (schema v%d)", PIER_VERSION, o.home,
+                 store_schema_version(store));
+        /* What a newcomer needs to go on, on stdout. */
+        printf("\n"
+               "  pier is running.\n"
+               "    API:          %s\n"
+               "    admin token:  %s/admin-token\n"
+               "    apps:         http://APP.%s:%u/\n"
+               "\n"
+               "  Next, in another terminal:\n"
+               "    export PATH=\"$PWD/build:$PATH\"\n"
+               "    pier login --api %s\n"
+               "    pier apps:create myapp\n"
+               "\n"
+               "  Ctrl-C stops pier.\n\n",
+               api_url(api), o.home, o.domain, router_port, api_url(api));
+        fflush(stdout);
+
+        r = loop_run(loop);
+        if (r < 0)
+                log_error_errno(r, "event loop: %m");
+out:
+        api_free(api);
+        store_close(store);
+        loop_free(loop);
+        free(o.home);
+        return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
