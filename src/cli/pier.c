@@ -1,0 +1,408 @@
+/* pier: main(), the command table and the command-line parser.
+ *
+ * The line is `pier COMMAND [ARGS] [FLAGS]`; global flags (-a/--app,
+ * --api, --json, -h/--help, --version) may stand anywhere, before or after
+ * the command.  The command is the first argument that is neither a flag
+ * nor a global flag's value.  The rest is parsed knowing the command's own
+ * options, so that `-d --json` gives -d the value "--json".  `--` ends the
+ * flags. */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cli/cli.h"
+#include "lib/names.h"
+#include "lib/util.h"
+
+/* Options are declared inline: compound literals at file scope have static
+ * storage. */
+#define OPTIONS(...) ((const struct cli_option[]){__VA_ARGS__, {0}})
+
+static const struct cli_command commands[] = {
+    {"login", cmd_login, "login [--api URL] [--token TOKEN]", "log in to pierd and store the token",
+     "The token comes from --token, else from stdin (prompted when it is a terminal),\n"
+     "else, when pierd runs on this machine, from $PIER_HOME/admin-token\n"
+     "(default ~/.local/share/pier/admin-token).  It is checked with pierd, then\n"
+     "stored with the API URL in ~/.config/pier/credentials.",
+     OPTIONS({"token", 0, true}), 0},
+    {"logout", cmd_logout, "logout", "forget the stored token", NULL, NULL, 0},
+    {"auth:whoami", cmd_whoami, "auth:whoami", "show who the token belongs to", NULL, NULL, 0},
+
+    {"apps", cmd_apps, "apps", "list your apps", "Also `pier apps:list`.", NULL, 0},
+    {"apps:create", cmd_apps_create, "apps:create [NAME]", "create an app",
+     "Without NAME pierd picks one.  Inside a git work tree it also adds the\n"
+     "git remote `pier` for the app (or points it there).",
+     NULL, 0},
+    {"apps:info", cmd_apps_info, "apps:info", "show an app", NULL, NULL, CMD_APP},
+    {"apps:rename", cmd_apps_rename, "apps:rename NEWNAME", "rename an app",
+     "Updates the git remote `pier` when it pointed at the old name.", NULL, CMD_APP},
+    {"apps:destroy", cmd_apps_destroy, "apps:destroy --confirm NAME",
+     "destroy an app and all its data",
+     "Removes the git remote `pier` when it pointed at that app.", OPTIONS({"confirm", 0, true}),
+     CMD_APP},
+
+    {"config", cmd_config, "config [--shell]", "show the config vars",
+     "--shell prints KEY='value' lines, quoted for a POSIX shell.", OPTIONS({"shell", 's', false}),
+     CMD_APP},
+    {"config:get", cmd_config_get, "config:get KEY", "print one config var's value",
+     "Prints the raw value and a newline; nothing when KEY is unset.", NULL, CMD_APP},
+    {"config:set", cmd_config_set, "config:set KEY=VALUE...", "set config vars and restart the app",
+     "Each argument is split at its first `=`; the value may hold anything but NUL.", NULL,
+     CMD_APP},
+    {"config:unset", cmd_config_unset, "config:unset KEY...",
+     "remove config vars and restart the app", NULL, NULL, CMD_APP},
+
+    {"releases", cmd_releases, "releases [-n N]", "list releases, newest first",
+     "-n, --num N   show at most N releases (default 15)", OPTIONS({"num", 'n', true}), CMD_APP},
+    {"releases:info", cmd_releases_info, "releases:info [vN]",
+     "show a release and its config vars (default: the current one)", NULL, NULL, CMD_APP},
+
+    {"authorizations", cmd_authorizations, "authorizations", "list API tokens", NULL, NULL, 0},
+    {"authorizations:create", cmd_authorizations_create,
+     "authorizations:create [-s read|global] [-d DESCRIPTION] [--short]", "create an API token",
+     "The token is shown once; pierd keeps only its hash.\n"
+     "-s, --scope SCOPE        read or global (default global; comma-separated list)\n"
+     "-d, --description TEXT   what the token is for\n"
+     "--short                  print the token only",
+     OPTIONS({"scope", 's', true}, {"description", 'd', true}, {"short", 0, false}), 0},
+    {"authorizations:revoke", cmd_authorizations_revoke, "authorizations:revoke ID",
+     "revoke an API token", NULL, NULL, 0},
+
+    {"help", cmd_help, "help [COMMAND]", "list the commands, or show one command's usage", NULL,
+     NULL, 0},
+    {"version", cmd_version, "version", "show the pier version", NULL, NULL, 0},
+};
+
+static const struct {
+        const char *alias, *name;
+} aliases[] = {
+    {"apps:list", "apps"},
+};
+
+/* Flags every command accepts.  Their index selects the field of struct
+ * cli they fill (see set_global()). */
+enum { G_APP, G_API, G_JSON, G_HELP, G_VERSION };
+static const struct cli_option global_options[] = {
+    [G_APP] = {"app", 'a', true},        [G_API] = {"api", 0, true},
+    [G_JSON] = {"json", 0, false},       [G_HELP] = {"help", 'h', false},
+    [G_VERSION] = {"version", 0, false},
+};
+
+const struct cli_command *cli_find_command(const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(aliases); i++)
+                if (streq(name, aliases[i].alias))
+                        name = aliases[i].name;
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                if (streq(name, commands[i].name))
+                        return &commands[i];
+        return NULL;
+}
+
+void cli_error(const char *fmt, ...)
+{
+        va_list ap;
+
+        fflush(stdout);
+        fputs("pier: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+void cli_print_usage(const struct cli_command *cmd, FILE *f)
+{
+        fprintf(f, "Usage: pier %s\n\n%s\n", cmd->usage, cmd->summary);
+        if (cmd->help)
+                fprintf(f, "\n%s\n", cmd->help);
+        if (cmd->flags & CMD_APP)
+                fputs("\n-a, --app NAME   the app (default: from the git remote `pier`)\n", f);
+}
+
+void cli_print_help(FILE *f)
+{
+        size_t width = 0;
+
+        fputs("Usage: pier COMMAND [ARGS] [FLAGS]\n\nCommands:\n", f);
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                width = MAX(width, strlen(commands[i].name));
+        for (size_t i = 0; i < ELEMENTSOF(commands); i++)
+                fprintf(f, "  %-*s  %s\n", (int)width, commands[i].name, commands[i].summary);
+        fputs("\nFlags, anywhere on the line:\n"
+              "  -a, --app NAME   the app to work on (default: from the git remote `pier`)\n"
+              "  --api URL        the pierd API (default: $PIER_API_URL, the stored login,\n"
+              "                   else " PIER_DEFAULT_API ")\n"
+              "  --json           print the API's JSON (listing and info commands)\n"
+              "  -h, --help       show a command's usage\n"
+              "  --version        show the pier version\n"
+              "\nSee 'pier help COMMAND' for one command.\n",
+              f);
+}
+
+int cli_usage_error(const struct cli *cli, const char *fmt, ...)
+{
+        va_list ap;
+
+        fflush(stdout);
+        fputs("pier: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputs("\n", stderr);
+        if (cli->cmd)
+                cli_print_usage(cli->cmd, stderr);
+        else
+                fputs("See 'pier help'.\n", stderr);
+        return -EINVAL;
+}
+
+const char *cli_opt(const struct cli *cli, const char *name)
+{
+        const struct cli_option *o = cli->cmd ? cli->cmd->options : NULL;
+
+        for (size_t i = 0; o && o[i].name; i++)
+                if (streq(o[i].name, name))
+                        return cli->opt_values[i];
+        /* Asking for an option the table does not declare is a bug. */
+        abort();
+}
+
+int cli_app(struct cli *cli, const char **ret_app)
+{
+        _cleanup_free_ char *url = NULL;
+        char *name = NULL;
+
+        if (cli->app) {
+                *ret_app = cli->app;
+                return 0;
+        }
+        if (cli->app_flag) {
+                if (!*cli->app_flag)
+                        return cli_usage_error(cli, "--app needs an app name");
+                name = strdup(cli->app_flag);
+                if (!name) {
+                        cli_error("out of memory");
+                        return -ENOMEM;
+                }
+        } else if (git_remote_url(GIT_REMOTE, &url) < 0 || git_url_app_name(url, &name) < 0) {
+                cli_error("no app specified. Run this command from an app folder or specify which "
+                          "app to use with --app APP.");
+                return -EINVAL;
+        }
+        cli->app = name;
+        *ret_app = name;
+        return 0;
+}
+
+void cli_done(struct cli *cli)
+{
+        if (cli->curl)
+                curl_easy_cleanup(cli->curl);
+        cli->curl = NULL;
+        cli->api_url = mfree(cli->api_url);
+        cli->token = mfree(cli->token);
+        cli->app = mfree(cli->app);
+        cli->argv = mfree(cli->argv);
+}
+
+static void set_global(struct cli *cli, size_t idx, const char *value)
+{
+        switch (idx) {
+        case G_APP:
+                cli->app_flag = value;
+                break;
+        case G_API:
+                cli->api_flag = value;
+                break;
+        case G_JSON:
+                cli->json = true;
+                break;
+        case G_HELP:
+                cli->help = true;
+                break;
+        case G_VERSION:
+                cli->version = true;
+                break;
+        }
+}
+
+/* Finds the option ARG names among the globals (*ret_global = true) and the
+ * command's options.  For "--name=value" and "-xVALUE" *ret_inline gets the
+ * value.  Returns the index, or -ENOENT. */
+static int match_option(const struct cli_command *cmd, const char *arg, bool *ret_global,
+                        const char **ret_inline)
+{
+        const struct cli_option *tables[2] = {global_options, cmd ? cmd->options : NULL};
+        size_t sizes[2] = {ELEMENTSOF(global_options), SIZE_MAX};
+
+        for (size_t t = 0; t < 2; t++) {
+                const struct cli_option *o = tables[t];
+
+                for (size_t i = 0; o && i < sizes[t] && o[i].name; i++) {
+                        const char *inl = NULL;
+
+                        if (arg[1] == '-') {
+                                size_t n = strlen(o[i].name);
+
+                                if (!strneq(arg + 2, o[i].name, n))
+                                        continue;
+                                if (arg[2 + n] == '=' && o[i].has_arg)
+                                        inl = arg + 3 + n;
+                                else if (arg[2 + n] != '\0')
+                                        continue;
+                        } else {
+                                if (!o[i].short_name || arg[1] != o[i].short_name)
+                                        continue;
+                                if (arg[2] != '\0') {
+                                        if (!o[i].has_arg)
+                                                continue;
+                                        inl = arg + 2;
+                                }
+                        }
+                        *ret_global = t == 0;
+                        *ret_inline = inl;
+                        return (int)i;
+                }
+        }
+        return -ENOENT;
+}
+
+static bool is_flag(const char *arg)
+{
+        return arg[0] == '-' && arg[1] != '\0';
+}
+
+/* The index of the command name in argv, or argc when there is none. */
+static int find_command(int argc, char **argv)
+{
+        for (int i = 1; i < argc; i++) {
+                bool global;
+                const char *inl;
+                int idx;
+
+                if (streq(argv[i], "--"))
+                        return i + 1 < argc ? i + 1 : argc;
+                if (!is_flag(argv[i]))
+                        return i;
+                idx = match_option(NULL, argv[i], &global, &inl);
+                if (idx >= 0 && global_options[idx].has_arg && !inl)
+                        i++;
+        }
+        return argc;
+}
+
+static int parse_command_line(struct cli *cli, int argc, char **argv)
+{
+        int cmd_idx = find_command(argc, argv);
+        bool dashdash = false;
+
+        if (cmd_idx < argc) {
+                cli->cmd = cli_find_command(argv[cmd_idx]);
+                if (!cli->cmd) {
+                        cli_error("'%s' is not a pier command. See 'pier help'.", argv[cmd_idx]);
+                        return -EINVAL;
+                }
+        }
+
+        cli->argv = calloc((size_t)argc + 1, sizeof(char *));
+        if (!cli->argv) {
+                cli_error("out of memory");
+                return -ENOMEM;
+        }
+
+        for (int i = 1; i < argc; i++) {
+                const char *arg = argv[i], *value;
+                bool global;
+                int idx;
+
+                if (i == cmd_idx)
+                        continue;
+                if (dashdash || !is_flag(arg)) {
+                        cli->argv[cli->argc++] = argv[i];
+                        continue;
+                }
+                if (streq(arg, "--")) {
+                        dashdash = true;
+                        continue;
+                }
+
+                idx = match_option(cli->cmd, arg, &global, &value);
+                if (idx < 0)
+                        return cli_usage_error(cli, "unknown option '%s'", arg);
+
+                const struct cli_option *o =
+                    global ? &global_options[idx] : &cli->cmd->options[idx];
+                if (o->has_arg && !value) {
+                        if (i + 1 >= argc || i + 1 == cmd_idx)
+                                return cli_usage_error(cli, "option '%s' needs a value", arg);
+                        value = argv[++i];
+                } else if (!o->has_arg)
+                        value = "";
+
+                if (global)
+                        set_global(cli, (size_t)idx, value);
+                else if ((size_t)idx < CLI_OPTIONS_MAX)
+                        cli->opt_values[idx] = value;
+        }
+        return 0;
+}
+
+/* Output goes to a pipe or file as often as to a terminal: a write error
+ * (disk full, closed pipe) must not go unnoticed. */
+static int flush_stdout(void)
+{
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                if (errno == EPIPE)
+                        return -EPIPE;
+                cli_error("writing the output failed: %s", strerror(errno ? errno : EIO));
+                return -EIO;
+        }
+        return 0;
+}
+
+static int run(struct cli *cli)
+{
+        int r;
+
+        if (cli->version)
+                return cmd_version(cli);
+        if (!cli->cmd) {
+                /* `pier` alone, or only flags: the command list. */
+                cli_print_help(stdout);
+                return 0;
+        }
+        if (cli->help) {
+                cli_print_usage(cli->cmd, stdout);
+                return 0;
+        }
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                cli_error("initializing libcurl failed");
+                return -EIO;
+        }
+        r = cli->cmd->run(cli);
+        /* The curl handle goes before libcurl itself. */
+        cli_done(cli);
+        curl_global_cleanup();
+        return r;
+}
+
+int main(int argc, char **argv)
+{
+        struct cli cli = {0};
+        int r;
+
+        r = parse_command_line(&cli, argc, argv);
+        if (r >= 0)
+                r = run(&cli);
+        cli_done(&cli);
+
+        if (flush_stdout() < 0)
+                r = -EIO;
+        return r < 0 ? 1 : 0;
+}
