@@ -267,7 +267,7 @@ static unsigned h_apps_create(struct call *c)
 {
         json_t *name = c->body ? json_object_get(c->body, "name") : NULL;
         if (name && !json_is_null(name) && !json_is_string(name))
-                return fail(c, 422, "name must be a string");
+                return fail(c, 400, "name must be a string");
 
         _cleanup_(app_freep) struct app *app = NULL;
         int r;
@@ -312,7 +312,7 @@ static unsigned h_app_update(struct call *c)
         if (!name)
                 return fail(c, 422, "nothing to change: give {\"name\": \"NEWNAME\"}");
         if (!json_is_string(name))
-                return fail(c, 422, "name must be a string");
+                return fail(c, 400, "name must be a string");
         const char *n = json_string_value(name);
         if (!app_name_valid(n))
                 return fail(c, 422, "invalid app name \"%s\": %s", n, APP_NAME_RULE);
@@ -429,7 +429,7 @@ static int parse_config_changes(struct call *c, struct config *changes)
                                        -EINVAL;
                         v->value = raw;
                 } else
-                        return fail(c, 422,
+                        return fail(c, 400,
                                     "the value of %s must be a string, {\"base64\": \"...\"} or "
                                     "null",
                                     key),
@@ -553,14 +553,14 @@ static unsigned h_tokens_create(struct call *c)
         if (s) {
                 if (!json_is_array(s) || json_array_size(s) != 1 ||
                     !json_is_string(json_array_get(s, 0)))
-                        return fail(c, 422, "scope must be [\"global\"] or [\"read\"]");
+                        return fail(c, 400, "scope must be [\"global\"] or [\"read\"]");
                 scope = json_string_value(json_array_get(s, 0));
                 if (!streq(scope, "global") && !streq(scope, "read"))
                         return fail(c, 422, "unknown scope \"%s\": use global or read", scope);
         }
         if (d) {
                 if (!json_is_string(d))
-                        return fail(c, 422, "description must be a string");
+                        return fail(c, 400, "description must be a string");
                 description = json_string_value(d);
         }
 
