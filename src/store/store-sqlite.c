@@ -3,6 +3,7 @@
  * schema version in PRAGMA user_version with forward-only migrations run at
  * open.  See store.h for the contract. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sqlite3.h>
@@ -64,6 +65,24 @@ static const char *const migrations[] = {
         "  description TEXT NOT NULL DEFAULT '',"
         "  created_at INTEGER NOT NULL"
         ");",
+        /* 2: deploys — slugs, buildpacks, an unprivileged uid per app */
+        "CREATE TABLE slugs ("
+        "  id TEXT PRIMARY KEY,"
+        "  app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+        "  commit_sha TEXT NOT NULL,"
+        "  size INTEGER NOT NULL,"
+        "  process_types TEXT NOT NULL,"
+        "  buildpack TEXT NOT NULL,"
+        "  created_at INTEGER NOT NULL"
+        ");"
+        "CREATE TABLE app_buildpacks ("
+        "  app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+        "  ordinal INTEGER NOT NULL,"
+        "  url TEXT NOT NULL,"
+        "  PRIMARY KEY (app_id, ordinal)"
+        ") WITHOUT ROWID;"
+        "ALTER TABLE apps ADD COLUMN uid INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE apps SET uid = 100000 + rowid;", /* STORE_APP_UID_BASE */
 };
 
 const char *store_errmsg(struct store *s)
@@ -314,7 +333,7 @@ void app_list_free(struct app_list *l)
         "a.id, a.name, a.owner, a.created_at, a.updated_at, a.maintenance,"                        \
         " (SELECT MAX(r.created_at) FROM releases r WHERE r.app_id = a.id"                         \
         "  AND r.version = (SELECT MAX(version) FROM releases WHERE app_id = a.id"                 \
-        "  AND status = 'succeeded'))"
+        "  AND status = 'succeeded')), a.uid"
 
 static int app_from_row(sqlite3_stmt *st, struct app *a)
 {
@@ -325,6 +344,7 @@ static int app_from_row(sqlite3_stmt *st, struct app *a)
         a->updated_at = sqlite3_column_int64(st, 4);
         a->maintenance = sqlite3_column_int(st, 5) != 0;
         a->released_at = sqlite3_column_int64(st, 6);
+        a->uid = (uint32_t)sqlite3_column_int64(st, 7);
         if (!a->name || !a->owner) {
                 free(a->name);
                 free(a->owner);
@@ -465,6 +485,9 @@ int store_app_create(struct store *s, const char *name, const char *owner, struc
                 "sssii", id, name, owner, now, now);
         if (r < 0)
                 goto fail;
+        r = run(s, "UPDATE apps SET uid = 100000 + rowid WHERE id = ?", "s", id);
+        if (r < 0)
+                goto fail;
         r = release_insert(s, id, "Initial release", owner, NULL, NULL, NULL);
         if (r < 0)
                 goto fail;
@@ -559,6 +582,22 @@ int store_config_get(struct store *s, const char *app_id, struct config **ret)
         return config_from_stmt(st, ret);
 }
 
+/* Bytes of names plus values of an app's config vars. */
+static int config_size(struct store *s, const char *app_id, int64_t *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st,
+                        "SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0)"
+                        " FROM config_vars WHERE app_id = ?",
+                        "s", app_id);
+        if (r < 0)
+                return r;
+        if (sqlite3_step(st) != SQLITE_ROW)
+                return -EIO;
+        *ret = sqlite3_column_int64(st, 0);
+        return 0;
+}
+
 int store_config_update(struct store *s, const char *app_id, const struct config *changes,
                         const char *user, const char *description, int64_t *ret_version)
 {
@@ -579,18 +618,11 @@ int store_config_update(struct store *s, const char *app_id, const struct config
                         goto fail;
         }
 
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        r = prepare(s, &st,
-                    "SELECT COALESCE(SUM(LENGTH(CAST(key AS BLOB)) + LENGTH(value)), 0)"
-                    " FROM config_vars WHERE app_id = ?",
-                    "s", app_id);
+        int64_t total;
+        r = config_size(s, app_id, &total);
         if (r < 0)
                 goto fail;
-        if (sqlite3_step(st) != SQLITE_ROW) {
-                r = -EIO;
-                goto fail;
-        }
-        if (sqlite3_column_int64(st, 0) > STORE_CONFIG_MAX_BYTES) {
+        if (total > STORE_CONFIG_MAX_BYTES) {
                 r = -E2BIG;
                 goto fail;
         }
@@ -895,4 +927,164 @@ int store_token_count(struct store *s, int64_t *ret)
                 return -EIO;
         *ret = sqlite3_column_int64(st, 0);
         return 0;
+}
+
+/* ---- deploys ---- */
+
+void slug_free(struct slug *sl)
+{
+        if (!sl)
+                return;
+        free(sl->commit);
+        free(sl->process_types);
+        free(sl->buildpack);
+        free(sl);
+}
+
+int store_slug_get(struct store *s, const char *app_id, const char *slug_id, struct slug **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st,
+                        "SELECT id, commit_sha, size, process_types, buildpack, created_at"
+                        " FROM slugs WHERE app_id = ? AND id = ?",
+                        "ss", app_id, slug_id);
+        if (r < 0)
+                return r;
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sql_error(rc);
+        struct slug *sl = calloc(1, sizeof(*sl));
+        if (!sl)
+                return -ENOMEM;
+        col_copy_id(st, 0, sl->id);
+        sl->commit = col_strdup(st, 1);
+        sl->size = sqlite3_column_int64(st, 2);
+        sl->process_types = col_strdup(st, 3);
+        sl->buildpack = col_strdup(st, 4);
+        sl->created_at = sqlite3_column_int64(st, 5);
+        if (!sl->commit || !sl->process_types || !sl->buildpack) {
+                slug_free(sl);
+                return -ENOMEM;
+        }
+        *ret = sl;
+        return 0;
+}
+
+int store_release_deploy(struct store *s, const char *app_id, const struct slug *slug,
+                         const char *user, const char *description, int64_t *ret_version)
+{
+        int r = begin(s);
+        if (r < 0)
+                return r;
+        r = run(s,
+                "INSERT INTO slugs (id, app_id, commit_sha, size, process_types, buildpack,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "sssissi", slug->id, app_id, slug->commit, slug->size, slug->process_types,
+                slug->buildpack, now_usec());
+        if (r < 0)
+                goto fail;
+        r = release_insert(s, app_id, description, user, slug->id, slug->process_types,
+                           ret_version);
+        if (r < 0)
+                goto fail;
+        return commit(s);
+fail:
+        rollback(s);
+        return r;
+}
+
+int store_release_rollback(struct store *s, const char *app_id, int64_t version,
+                           const char *user, int64_t *ret_version)
+{
+        int r = begin(s);
+        if (r < 0)
+                return r;
+        _cleanup_(release_freep) struct release *target = NULL;
+        r = store_release_get(s, app_id, version, &target);
+        if (r < 0)
+                goto fail;
+        /* The config vars go back to the target's, then the new release
+         * snapshots them like any other. */
+        r = run(s, "DELETE FROM config_vars WHERE app_id = ?", "s", app_id);
+        if (r < 0)
+                goto fail;
+        r = run(s,
+                "INSERT INTO config_vars (app_id, key, value)"
+                " SELECT ?, key, value FROM release_config WHERE release_id = ?",
+                "ss", app_id, target->id);
+        if (r < 0)
+                goto fail;
+        char description[48];
+        snprintf(description, sizeof(description), "Rollback to v%" PRId64, version);
+        r = release_insert(s, app_id, description, user, target->slug_id, target->process_types,
+                           ret_version);
+        if (r < 0)
+                goto fail;
+        return commit(s);
+fail:
+        rollback(s);
+        return r;
+}
+
+/* ---- buildpacks ---- */
+
+void buildpack_list_free(struct buildpack_list *l)
+{
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                free(l->urls[i]);
+        free(l->urls);
+        free(l);
+}
+
+int store_buildpacks_get(struct store *s, const char *app_id, struct buildpack_list **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st, "SELECT url FROM app_buildpacks WHERE app_id = ? ORDER BY ordinal",
+                        "s", app_id);
+        if (r < 0)
+                return r;
+        struct buildpack_list *l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        size_t alloc = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = grow(&l->urls, &alloc, l->n, sizeof(char *));
+                if (r < 0)
+                        goto fail;
+                if (!(l->urls[l->n] = col_strdup(st, 0))) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                l->n++;
+        }
+        if (rc != SQLITE_DONE) {
+                r = sql_error(rc);
+                goto fail;
+        }
+        *ret = l;
+        return 0;
+fail:
+        buildpack_list_free(l);
+        return r;
+}
+
+int store_buildpacks_set(struct store *s, const char *app_id, const struct buildpack_list *l)
+{
+        int r = begin(s);
+        if (r < 0)
+                return r;
+        r = run(s, "DELETE FROM app_buildpacks WHERE app_id = ?", "s", app_id);
+        for (size_t i = 0; r >= 0 && i < l->n; i++)
+                r = run(s, "INSERT INTO app_buildpacks (app_id, ordinal, url) VALUES (?, ?, ?)",
+                        "sis", app_id, (int64_t)i, l->urls[i]);
+        if (r < 0) {
+                rollback(s);
+                return r;
+        }
+        return commit(s);
 }

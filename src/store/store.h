@@ -23,6 +23,9 @@
 #include <stdint.h>
 
 #define STORE_CONFIG_MAX_BYTES (32 * 1024) /* keys + values per app */
+/* Each app's builds and dynos run as their own unprivileged uid (and gid),
+ * STORE_APP_UID_BASE + a number, far above the uids Debian hands out. */
+#define STORE_APP_UID_BASE 100000
 
 struct store;
 
@@ -43,6 +46,7 @@ struct app {
         int64_t updated_at;
         int64_t released_at; /* of the current release */
         bool maintenance;
+        uint32_t uid;
 };
 
 struct app_list {
@@ -111,8 +115,36 @@ int store_release_get_by_id(struct store *s, const char *app_id, const char *id,
 /* The config vars as they were in that release. */
 int store_release_config(struct store *s, const char *app_id, int64_t version,
                          struct config **ret);
+/* A release of a slug the builder made (its file already in place):
+ * records the slug and makes the release with the current config vars. */
+struct slug {
+        char id[37];
+        char *commit;
+        int64_t size;
+        char *process_types; /* JSON object text */
+        char *buildpack;     /* e.g. "Python" */
+        int64_t created_at;
+};
+int store_release_deploy(struct store *s, const char *app_id, const struct slug *slug,
+                         const char *user, const char *description, int64_t *ret_version);
+/* A new release with version `version`'s slug and config vars; the app's
+ * config vars are set back to those.  Description "Rollback to vN". */
+int store_release_rollback(struct store *s, const char *app_id, int64_t version,
+                           const char *user, int64_t *ret_version);
+int store_slug_get(struct store *s, const char *app_id, const char *slug_id, struct slug **ret);
+void slug_free(struct slug *s);
 void release_free(struct release *r);
 void release_list_free(struct release_list *l);
+
+/* ---- buildpacks ---- */
+
+struct buildpack_list {
+        size_t n;
+        char **urls; /* in order; a built-in name or a git URL */
+};
+int store_buildpacks_get(struct store *s, const char *app_id, struct buildpack_list **ret);
+int store_buildpacks_set(struct store *s, const char *app_id, const struct buildpack_list *l);
+void buildpack_list_free(struct buildpack_list *l);
 
 /* ---- API tokens ---- */
 
@@ -145,5 +177,7 @@ static inline void app_list_freep(struct app_list **p) { app_list_free(*p); }
 static inline void config_freep(struct config **p) { config_free(*p); }
 static inline void release_freep(struct release **p) { release_free(*p); }
 static inline void release_list_freep(struct release_list **p) { release_list_free(*p); }
+static inline void slug_freep(struct slug **p) { slug_free(*p); }
+static inline void buildpack_list_freep(struct buildpack_list **p) { buildpack_list_free(*p); }
 static inline void token_freep(struct token **p) { token_free(*p); }
 static inline void token_list_freep(struct token_list **p) { token_list_free(*p); }
