@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/base64.h"
 #include "lib/jsonscan.h"
@@ -22,6 +23,7 @@
 #include "lib/utf8.h"
 #include "lib/util.h"
 #include "pierd/api.h"
+#include "pierd/git.h"
 
 /* Limits on what a client controls (STYLE.md §7). */
 #define BODY_MAX       (1024 * 1024) /* bytes of request body */
@@ -37,12 +39,22 @@ struct api {
         char *domain;
         uint16_t router_port;
         char *url;
+        struct git_env git;
+        char *home, *build_bin, *buildpacks_dir;
+        /* GET /apps is the busiest read and the costliest to encode: its
+         * body is kept until the next change.  Every request that may
+         * change state bumps `generation`. */
+        uint64_t generation;
+        char *apps_body;
+        size_t apps_body_len;
+        uint64_t apps_body_generation;
 };
 
 /* One HTTP request while its body arrives. */
 struct request {
         struct strbuf body;
         bool too_large;
+        struct git_request *git; /* set for /APP.git/... requests */
 };
 
 /* What a handler sees, and what it leaves for the reply. */
@@ -104,24 +116,34 @@ static unsigned fail_store(struct call *c, int r, const char *what)
         return fail(c, 500, "the state store failed while %s; see pierd's log", what);
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *j,
-                                 int64_t release_version, const char *allow)
+/* The reply body for j: compact JSON and a newline (readable with curl). */
+static char *dump_json(json_t *j, size_t *ret_len)
 {
-        size_t len = 0;
         char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        if (!text)
+                return NULL;
+        size_t len = strlen(text);
+        char *withnl = realloc(text, len + 2);
+        if (!withnl) {
+                free(text);
+                return NULL;
+        }
+        withnl[len++] = '\n';
+        withnl[len] = '\0';
+        *ret_len = len;
+        return withnl;
+}
+
+/* Sends `text` (taking it over; NULL means out of memory). */
+static enum MHD_Result send_body(struct MHD_Connection *conn, unsigned status, char *text,
+                                 size_t len, int64_t release_version, const char *allow)
+{
         if (!text) {
                 status = 500;
-                text = strdup("{\"id\":\"internal_error\",\"message\":\"out of memory\"}");
+                text = strdup("{\"id\":\"internal_error\",\"message\":\"out of memory\"}\n");
                 if (!text)
                         return MHD_NO;
-        }
-        len = strlen(text);
-        /* One more byte: a newline makes curl output readable. */
-        char *withnl = realloc(text, len + 2);
-        if (withnl) {
-                text = withnl;
-                text[len++] = '\n';
-                text[len] = '\0';
+                len = strlen(text);
         }
         struct MHD_Response *resp =
                 MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -140,6 +162,14 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, j
         enum MHD_Result ret = MHD_queue_response(conn, status, resp);
         MHD_destroy_response(resp);
         return ret;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *j,
+                                 int64_t release_version, const char *allow)
+{
+        size_t len = 0;
+        char *text = dump_json(j, &len);
+        return send_body(conn, status, text, len, release_version, allow);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *msg,
@@ -340,6 +370,7 @@ static unsigned h_app_destroy(struct call *c)
         int r = store_app_destroy(c->api->store, app->id);
         if (r < 0)
                 return fail_store(c, r, "destroying the app");
+        git_remove_app_data(&c->api->git, app->id);
         log_info("app %s destroyed by %s", app->name, c->token->user);
         c->out = app_json(c->api, app);
         return 200;
@@ -533,6 +564,209 @@ static unsigned h_release_config(struct call *c)
         return 200;
 }
 
+static json_t *slug_json(const struct slug *sl)
+{
+        json_error_t err;
+        json_t *pt = json_loads(sl->process_types, 0, &err);
+        return json_pack("{s:s, s:s, s:I, s:o, s:s, s:o}", "id", sl->id, "commit", sl->commit,
+                         "size", (json_int_t)sl->size, "process_types",
+                         pt ? pt : json_object(), "buildpack_provided_description",
+                         sl->buildpack, "created_at", time_json(sl->created_at));
+}
+
+static bool uuid_like(const char *s)
+{
+        if (strlen(s) != 36)
+                return false;
+        for (size_t i = 0; i < 36; i++) {
+                bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+                if (dash ? s[i] != '-' : !strchr("0123456789abcdef", s[i]))
+                        return false;
+        }
+        return true;
+}
+
+/* A release from a build: the slug file must already be in place. */
+static unsigned create_deploy(struct call *c, const struct app *app, json_t *slug)
+{
+        json_t *id = json_object_get(slug, "id"), *commit = json_object_get(slug, "commit"),
+               *size = json_object_get(slug, "size"), *pt = json_object_get(slug, "process_types"),
+               *bp = json_object_get(slug, "buildpack"),
+               *desc = json_object_get(c->body, "description");
+        if (!json_is_string(id) || !json_is_string(commit) || !json_is_integer(size) ||
+            !json_is_object(pt) || (bp && !json_is_string(bp)) || (desc && !json_is_string(desc)))
+                return fail(c, 400,
+                            "slug wants {id, commit, size, process_types, buildpack} and "
+                            "description a string");
+        if (!uuid_like(json_string_value(id)))
+                return fail(c, 422, "slug id must be a lowercase UUID");
+        const char *key;
+        json_t *v;
+        json_object_foreach(pt, key, v) {
+                if (!process_type_valid(key, strlen(key)) || !json_is_string(v))
+                        return fail(c, 422, "process type %s is invalid", key);
+        }
+
+        _cleanup_free_ char *path = NULL, *pt_text = NULL, *description = NULL;
+        if (asprintf(&path, "%s/slugs/%s/%s.tar.zst", c->api->home, app->id,
+                     json_string_value(id)) < 0)
+                return fail(c, 500, "out of memory");
+        if (access(path, R_OK) < 0)
+                return fail(c, 422, "slug %s is not in place", json_string_value(id));
+        pt_text = json_dumps(pt, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (desc)
+                description = strdup(json_string_value(desc));
+        else if (asprintf(&description, "Deploy %.7s", json_string_value(commit)) < 0)
+                description = NULL;
+        if (!pt_text || !description)
+                return fail(c, 500, "out of memory");
+
+        struct slug sl = {
+                .commit = (char *)json_string_value(commit),
+                .size = json_integer_value(size),
+                .process_types = pt_text,
+                .buildpack = (char *)(bp ? json_string_value(bp) : ""),
+        };
+        snprintf(sl.id, sizeof(sl.id), "%s", json_string_value(id));
+        int64_t version;
+        int r = store_release_deploy(c->api->store, app->id, &sl, c->token->user, description,
+                                     &version);
+        if (r == -EEXIST)
+                return fail(c, 409, "slug %s was released already", sl.id);
+        if (r < 0)
+                return fail_store(c, r, "making the release");
+        log_info("%s: %s by %s, v%" PRId64, app->name, description, c->token->user, version);
+        return version;
+}
+
+static unsigned create_rollback(struct call *c, const struct app *app, json_t *target)
+{
+        if (!json_is_string(target))
+                return fail(c, 400, "release must be a string: \"v3\", \"3\" or an id");
+        c->param[1] = json_string_value(target);
+        _cleanup_(release_freep) struct release *rel = NULL;
+        if (load_release(c, app, &rel) < 0)
+                return c->status;
+        int64_t version;
+        int r = store_release_rollback(c->api->store, app->id, rel->version, c->token->user,
+                                       &version);
+        if (r < 0)
+                return fail_store(c, r, "rolling back");
+        log_info("%s: Rollback to v%" PRId64 " by %s, v%" PRId64, app->name, rel->version,
+                 c->token->user, version);
+        return version;
+}
+
+static unsigned h_releases_create(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        json_t *slug = c->body ? json_object_get(c->body, "slug") : NULL;
+        json_t *target = c->body ? json_object_get(c->body, "release") : NULL;
+        if (!slug == !target)
+                return fail(c, 400, "give either {\"slug\": {...}} (a build) or "
+                                    "{\"release\": \"vN\"} (a rollback)");
+        unsigned v = slug ? (json_is_object(slug) ? create_deploy(c, app, slug)
+                                                  : fail(c, 400, "slug must be an object"))
+                          : create_rollback(c, app, target);
+        if (c->out)
+                return c->status; /* an error */
+        _cleanup_(release_freep) struct release *rel = NULL;
+        int r = store_release_get(c->api->store, app->id, v, &rel);
+        if (r < 0)
+                return fail_store(c, r, "loading the new release");
+        c->out = release_json(rel);
+        c->release_version = rel->version;
+        return 201;
+}
+
+static unsigned h_slug_info(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        _cleanup_(slug_freep) struct slug *sl = NULL;
+        int r = store_slug_get(c->api->store, app->id, c->param[1], &sl);
+        if (r == -ENOENT)
+                return fail(c, 404, "couldn't find slug %s of %s", c->param[1], app->name);
+        if (r < 0)
+                return fail_store(c, r, "loading the slug");
+        c->out = slug_json(sl);
+        return 200;
+}
+
+static json_t *buildpacks_json(const struct buildpack_list *l)
+{
+        json_t *a = json_array();
+        for (size_t i = 0; a && i < l->n; i++) {
+                const char *name = strchr(l->urls[i], '/') ? strrchr(l->urls[i], '/') + 1
+                                                           : l->urls[i];
+                json_array_append_new(a, json_pack("{s:I, s:{s:s, s:s}}", "ordinal",
+                                                   (json_int_t)i, "buildpack", "url",
+                                                   l->urls[i], "name", name));
+        }
+        return a;
+}
+
+static unsigned h_buildpacks_get(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        _cleanup_(buildpack_list_freep) struct buildpack_list *l = NULL;
+        int r = store_buildpacks_get(c->api->store, app->id, &l);
+        if (r < 0)
+                return fail_store(c, r, "reading buildpacks");
+        c->out = buildpacks_json(l);
+        return 200;
+}
+
+/* A buildpack is a built-in name or a URL; nothing that could smuggle an
+ * option into `git clone` or a path out of the buildpacks dir. */
+static bool buildpack_valid(const char *s)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n > 1024 || s[0] == '-' || strstr(s, ".."))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+                        return false;
+        return strstr(s, "://") || !strchr(s, '/');
+}
+
+static unsigned h_buildpacks_set(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        json_t *updates = c->body ? json_object_get(c->body, "updates") : NULL;
+        if (!json_is_array(updates))
+                return fail(c, 400, "give {\"updates\": [{\"buildpack\": \"NAME or URL\"}]}");
+        if (json_array_size(updates) > 16)
+                return fail(c, 422, "at most 16 buildpacks");
+        struct buildpack_list l = {.n = 0};
+        const char *urls[16];
+        size_t i;
+        json_t *u;
+        json_array_foreach(updates, i, u) {
+                json_t *b = json_object_get(u, "buildpack");
+                if (!json_is_string(b))
+                        return fail(c, 400, "each update wants {\"buildpack\": \"...\"}");
+                if (!buildpack_valid(json_string_value(b)))
+                        return fail(c, 422,
+                                    "buildpack \"%s\" is neither a built-in name nor a URL",
+                                    json_string_value(b));
+                urls[l.n++] = json_string_value(b);
+        }
+        l.urls = (char **)urls;
+        int r = store_buildpacks_set(c->api->store, app->id, &l);
+        if (r < 0)
+                return fail_store(c, r, "setting buildpacks");
+        c->out = buildpacks_json(&l);
+        return 200;
+}
+
 static unsigned h_tokens_list(struct call *c)
 {
         _cleanup_(token_list_freep) struct token_list *l = NULL;
@@ -623,6 +857,10 @@ static const struct route routes[] = {
         {"GET", "/apps/:app/config-vars", h_config_get, ROUTE_SECRET},
         {"PATCH", "/apps/:app/config-vars", h_config_update, ROUTE_SECRET | ROUTE_BODY},
         {"GET", "/apps/:app/releases", h_releases_list, 0},
+        {"POST", "/apps/:app/releases", h_releases_create, ROUTE_BODY},
+        {"GET", "/apps/:app/slugs/:slug", h_slug_info, 0},
+        {"GET", "/apps/:app/buildpack-installations", h_buildpacks_get, 0},
+        {"PUT", "/apps/:app/buildpack-installations", h_buildpacks_set, ROUTE_BODY},
         {"GET", "/apps/:app/releases/:release", h_release_info, 0},
         {"GET", "/apps/:app/releases/:release/config-vars", h_release_config, ROUTE_SECRET},
         {"GET", "/oauth/authorizations", h_tokens_list, ROUTE_GLOBAL},
@@ -795,10 +1033,29 @@ static enum MHD_Result handle(struct api *a, struct MHD_Connection *conn, const 
                 .param = {param[0], param[1]},
                 .body = body,
         };
+        if (!streq(method, "GET"))
+                a->generation++;
+        bool cacheable = rt->fn == h_apps_list;
+        if (cacheable && a->apps_body && a->apps_body_generation == a->generation) {
+                char *copy = malloc(a->apps_body_len);
+                if (copy)
+                        memcpy(copy, a->apps_body, a->apps_body_len);
+                return send_body(conn, 200, copy, a->apps_body_len, 0, NULL);
+        }
+
         unsigned status = rt->fn(&c);
-        enum MHD_Result ret = send_json(conn, status, c.out, c.release_version, NULL);
+        size_t body_len = 0;
+        char *text = dump_json(c.out, &body_len);
         json_decref(c.out);
-        return ret;
+        if (cacheable && status == 200 && text) {
+                free(a->apps_body);
+                a->apps_body = malloc(body_len);
+                if (a->apps_body)
+                        memcpy(a->apps_body, text, body_len);
+                a->apps_body_len = body_len;
+                a->apps_body_generation = a->generation;
+        }
+        return send_body(conn, status, text, body_len, c.release_version, NULL);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -813,6 +1070,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 if (!req)
                         return MHD_NO;
                 *con_cls = req;
+                int r = git_request_new(&a->git, conn, url, method, &req->git);
+                if (r < 0)
+                        return MHD_NO;
+                if (req->git)
+                        return MHD_YES; /* maybe with an error already queued */
                 /* Refuse an announced oversized body before reading it. */
                 const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                              MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -821,6 +1083,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                         return send_error(conn, 413, "the request body is over 1 MiB", NULL);
                 return MHD_YES;
         }
+
+        if (req->git)
+                return git_request_handle(req->git, upload_data, upload_data_size);
 
         if (*upload_data_size > 0) {
                 if (!req->too_large && req->body.len + *upload_data_size <= BODY_MAX) {
@@ -846,11 +1111,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (!req)
                 return;
         strbuf_release(&req->body);
+        git_request_free(req->git);
         free(req);
         *con_cls = NULL;
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt,
+                                                              va_list ap)
 {
         char buf[512];
         vsnprintf(buf, sizeof(buf), fmt, ap);
@@ -867,6 +1134,12 @@ static void schedule(struct api *a)
                 loop_timer_set(a->timer, (uint64_t)mono_usec() + (uint64_t)ms * 1000);
         else
                 loop_timer_disable(a->timer);
+}
+
+static void wake(void *userdata)
+{
+        struct api *a = userdata;
+        loop_timer_set(a->timer, 1); /* due at once */
 }
 
 static void on_io(struct loop_io *io, int fd, uint32_t revents, void *userdata)
@@ -941,7 +1214,7 @@ int api_new(struct loop *l, struct store *s, const struct api_config *cfg, struc
         }
 
         a->mhd = MHD_start_daemon(
-                MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+                MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
                 0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
                 on_completed, a,
@@ -974,6 +1247,27 @@ int api_new(struct loop *l, struct store *s, const struct api_config *cfg, struc
                 goto fail;
         }
 
+        a->home = strdup(cfg->home);
+        a->build_bin = strdup(cfg->build_bin);
+        a->buildpacks_dir = strdup(cfg->buildpacks_dir);
+        if (!a->home || !a->build_bin || !a->buildpacks_dir) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        a->git = (struct git_env){
+                .loop = l,
+                .store = s,
+                .home = a->home,
+                .api_url = a->url,
+                .domain = a->domain,
+                .router_port = a->router_port,
+                .build_bin = a->build_bin,
+                .buildpacks_dir = a->buildpacks_dir,
+                .build_timeout = cfg->build_timeout,
+                .wake = wake,
+                .wake_userdata = a,
+        };
+
         r = loop_add_io(l, info->epoll_fd, EPOLLIN, on_io, a, &a->io);
         if (r < 0)
                 goto fail;
@@ -998,6 +1292,10 @@ struct api *api_free(struct api *a)
                 MHD_stop_daemon(a->mhd);
         free(a->domain);
         free(a->url);
+        free(a->home);
+        free(a->build_bin);
+        free(a->buildpacks_dir);
+        free(a->apps_body);
         free(a);
         return NULL;
 }

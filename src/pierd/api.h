@@ -20,6 +20,10 @@ struct api_config {
         uint16_t router_port;    /* for web_url */
         const char *public_url;  /* how clients reach this API, for git_url;
                                     NULL = derived from the bound address */
+        const char *home;        /* PIER_HOME: repos, cache, slugs */
+        const char *build_bin;   /* pier-build, run by each app's pre-receive hook */
+        const char *buildpacks_dir;
+        unsigned build_timeout;  /* seconds */
 };
 
 struct api;

@@ -31,6 +31,8 @@ struct options {
         const char *router_listen;
         const char *domain;
         const char *public_url;
+        const char *buildpacks_dir;
+        unsigned build_timeout;
 };
 
 static void usage(FILE *f)
@@ -47,6 +49,8 @@ static void usage(FILE *f)
                 "                         router address apps are served on (default " DEFAULT_ROUTER_LISTEN ")\n"
                 "  --domain DOMAIN        apps are APP.DOMAIN (default " DEFAULT_DOMAIN ")\n"
                 "  --public-url URL       how clients reach the API, if not the listen address\n"
+                "  --buildpacks-dir DIR   the built-in buildpacks (default: next to pierd)\n"
+                "  --build-timeout SECS   a build fails after this long (default 900)\n"
                 "  --version              print the version\n"
                 "  -h, --help             this help\n");
 }
@@ -73,13 +77,15 @@ static int default_home(char **ret)
 static int parse_args(int argc, char **argv, struct options *o)
 {
         enum { ARG_HOME = 0x100, ARG_LISTEN, ARG_ROUTER_LISTEN, ARG_DOMAIN, ARG_PUBLIC_URL,
-               ARG_VERSION };
+               ARG_BUILDPACKS_DIR, ARG_BUILD_TIMEOUT, ARG_VERSION };
         static const struct option longopts[] = {
                 {"home", required_argument, NULL, ARG_HOME},
                 {"listen", required_argument, NULL, ARG_LISTEN},
                 {"router-listen", required_argument, NULL, ARG_ROUTER_LISTEN},
                 {"domain", required_argument, NULL, ARG_DOMAIN},
                 {"public-url", required_argument, NULL, ARG_PUBLIC_URL},
+                {"buildpacks-dir", required_argument, NULL, ARG_BUILDPACKS_DIR},
+                {"build-timeout", required_argument, NULL, ARG_BUILD_TIMEOUT},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {0},
@@ -104,6 +110,18 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case ARG_PUBLIC_URL:
                         o->public_url = optarg;
                         break;
+                case ARG_BUILDPACKS_DIR:
+                        o->buildpacks_dir = optarg;
+                        break;
+                case ARG_BUILD_TIMEOUT: {
+                        int64_t v;
+                        if (safe_atoi64(optarg, &v) < 0 || v < 1 || v > 24 * 3600) {
+                                fprintf(stderr, "pierd: --build-timeout wants 1..86400 seconds\n");
+                                return -EINVAL;
+                        }
+                        o->build_timeout = (unsigned)v;
+                        break;
+                }
                 case ARG_VERSION:
                         printf("pierd %s\n", PIER_VERSION);
                         exit(EXIT_SUCCESS);
@@ -226,6 +244,38 @@ static int ensure_admin_token(struct store *s, const char *home, const char *ide
         return 0;
 }
 
+/* The directory this pierd binary is in: pier-build lives next to it, and
+ * in a source tree the buildpacks one level up. */
+static int self_dir(char **ret)
+{
+        char buf[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        char *slash = strrchr(buf, '/');
+        if (slash)
+                *slash = '\0';
+        return (*ret = strdup(buf)) ? 0 : -ENOMEM;
+}
+
+static int find_buildpacks(const char *bindir, char **ret)
+{
+        const char *candidates[] = {"/../buildpacks", "/../share/pier/buildpacks"};
+        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
+                _cleanup_free_ char *p = NULL, *probe = NULL;
+                if (asprintf(&p, "%s%s", bindir, candidates[i]) < 0 ||
+                    asprintf(&probe, "%s/procfile/bin/detect", p) < 0)
+                        return -ENOMEM;
+                char real[PATH_MAX];
+                if (access(probe, X_OK) == 0 && realpath(p, real)) {
+                        *ret = strdup(real);
+                        return *ret ? 0 : -ENOMEM;
+                }
+        }
+        return -ENOENT;
+}
+
 static void on_terminate(struct loop *l, const struct signalfd_siginfo *si, void *userdata)
 {
         log_info("%s received, shutting down", strsignal((int)si->ssi_signo));
@@ -238,11 +288,13 @@ int main(int argc, char **argv)
                 .listen = DEFAULT_LISTEN,
                 .router_listen = DEFAULT_ROUTER_LISTEN,
                 .domain = DEFAULT_DOMAIN,
+                .build_timeout = 900, /* Heroku: builds time out after 15 minutes */
         };
         struct loop *loop = NULL;
         struct store *store = NULL;
         struct api *api = NULL;
-        _cleanup_free_ char *identity = NULL, *dbpath = NULL;
+        _cleanup_free_ char *identity = NULL, *dbpath = NULL, *bindir = NULL, *build_bin = NULL,
+                            *buildpacks = NULL;
         int r;
 
         log_set_ident("pierd");
@@ -258,6 +310,25 @@ int main(int argc, char **argv)
         if (!rp || safe_atou16(rp + 1, &router_port) < 0) {
                 log_error("--router-listen wants ADDR:PORT, not \"%s\"", o.router_listen);
                 r = -EINVAL;
+                goto out;
+        }
+
+        r = self_dir(&bindir);
+        if (r < 0 || asprintf(&build_bin, "%s/pier-build", bindir) < 0) {
+                log_error("cannot tell where pierd is installed (/proc/self/exe)");
+                r = r < 0 ? r : -ENOMEM;
+                goto out;
+        }
+        if (access(build_bin, X_OK) < 0)
+                log_warning("%s is missing: git pushes will fail until it is built", build_bin);
+        if (o.buildpacks_dir)
+                buildpacks = strdup(o.buildpacks_dir);
+        else if (find_buildpacks(bindir, &buildpacks) < 0) {
+                log_warning("no built-in buildpacks next to %s; give --buildpacks-dir", bindir);
+                buildpacks = strdup("/usr/local/share/pier/buildpacks");
+        }
+        if (!buildpacks) {
+                r = -ENOMEM;
                 goto out;
         }
 
@@ -304,6 +375,10 @@ int main(int argc, char **argv)
                 .domain = o.domain,
                 .router_port = router_port,
                 .public_url = o.public_url,
+                .home = o.home,
+                .build_bin = build_bin,
+                .buildpacks_dir = buildpacks,
+                .build_timeout = o.build_timeout,
         };
         r = api_new(loop, store, &cfg, &api);
         if (r < 0) {
