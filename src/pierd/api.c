@@ -1290,6 +1290,7 @@ struct api *api_free(struct api *a)
         loop_timer_free(a->timer);
         if (a->mhd)
                 MHD_stop_daemon(a->mhd);
+        git_forget_children();
         free(a->domain);
         free(a->url);
         free(a->home);

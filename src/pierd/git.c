@@ -62,7 +62,31 @@ struct reaper {
         int pidfd;
         struct loop_io *io;
         char what[32];
+        struct reaper *prev, *next;
 };
+
+/* Children not reaped yet, so that git_forget_children() can let go of
+ * them at shutdown. */
+static struct reaper *reapers;
+
+static void reaper_free(struct reaper *rp)
+{
+        if (rp->prev)
+                rp->prev->next = rp->next;
+        else
+                reapers = rp->next;
+        if (rp->next)
+                rp->next->prev = rp->prev;
+        loop_io_free(rp->io);
+        close(rp->pidfd);
+        free(rp);
+}
+
+void git_forget_children(void)
+{
+        while (reapers)
+                reaper_free(reapers);
+}
 
 static void on_child_exit(struct loop_io *io, int fd, uint32_t revents, void *userdata)
 {
@@ -73,9 +97,7 @@ static void on_child_exit(struct loop_io *io, int fd, uint32_t revents, void *us
         if (WIFSIGNALED(status))
                 log_warning("%s (pid %d) killed by signal %d", rp->what, (int)rp->pid,
                             WTERMSIG(status));
-        loop_io_free(io);
-        close(rp->pidfd);
-        free(rp);
+        reaper_free(rp);
 }
 
 /* Reap the child when it exits, whenever that is. */
@@ -86,8 +108,13 @@ static void reap_later(struct loop *l, pid_t pid, int pidfd, const char *what)
                 rp->pid = pid;
                 rp->pidfd = pidfd;
                 snprintf(rp->what, sizeof(rp->what), "%s", what);
-                if (loop_add_io(l, pidfd, EPOLLIN, on_child_exit, rp, &rp->io) >= 0)
+                if (loop_add_io(l, pidfd, EPOLLIN, on_child_exit, rp, &rp->io) >= 0) {
+                        rp->next = reapers;
+                        if (reapers)
+                                reapers->prev = rp;
+                        reapers = rp;
                         return;
+                }
                 free(rp);
         }
         /* Cannot watch it: wait now rather than leave a zombie. */

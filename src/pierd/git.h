@@ -42,6 +42,10 @@ enum MHD_Result git_request_handle(struct git_request *g, const char *upload_dat
                                    size_t *upload_data_size);
 void git_request_free(struct git_request *g);
 
+/* At shutdown: stop watching children that are still running (they go on
+ * and are reaped by init). */
+void git_forget_children(void);
+
 /* Removes everything on disk of an app (repo, cache, slugs, builds) in a
  * child process, so the loop does not wait for a big tree to go. */
 void git_remove_app_data(const struct git_env *env, const char *app_id);
