@@ -82,7 +82,11 @@ static const char *const migrations[] = {
         "  PRIMARY KEY (app_id, ordinal)"
         ") WITHOUT ROWID;"
         "ALTER TABLE apps ADD COLUMN uid INTEGER NOT NULL DEFAULT 0;"
-        "UPDATE apps SET uid = 100000 + rowid;", /* STORE_APP_UID_BASE */
+        "UPDATE apps SET uid = 100000 + rowid;" /* STORE_APP_UID_BASE */
+        /* released_at kept with the app: listing apps is a plain scan */
+        "ALTER TABLE apps ADD COLUMN released_at INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE apps SET released_at = (SELECT MAX(created_at) FROM releases"
+        "  WHERE app_id = apps.id AND status = 'succeeded');",
 };
 
 const char *store_errmsg(struct store *s)
@@ -330,10 +334,7 @@ void app_list_free(struct app_list *l)
 }
 
 #define APP_COLUMNS                                                                                \
-        "a.id, a.name, a.owner, a.created_at, a.updated_at, a.maintenance,"                        \
-        " (SELECT MAX(r.created_at) FROM releases r WHERE r.app_id = a.id"                         \
-        "  AND r.version = (SELECT MAX(version) FROM releases WHERE app_id = a.id"                 \
-        "  AND status = 'succeeded')), a.uid"
+        "a.id, a.name, a.owner, a.created_at, a.updated_at, a.maintenance, a.released_at, a.uid"
 
 static int app_from_row(sqlite3_stmt *st, struct app *a)
 {
@@ -461,7 +462,8 @@ static int release_insert(struct store *s, const char *app_id, const char *descr
                 "ss", id, app_id);
         if (r < 0)
                 return r;
-        r = run(s, "UPDATE apps SET updated_at = ? WHERE id = ?", "is", now, app_id);
+        r = run(s, "UPDATE apps SET updated_at = ?, released_at = ? WHERE id = ?", "iis", now, now,
+                app_id);
         if (r < 0)
                 return r;
         if (ret_version)
