@@ -105,7 +105,7 @@ int cmd_apps_create(struct cli *cli)
         git_url = get_str(app, "git_url");
         in_repo = r >= 0 && *git_url && git_in_work_tree();
         if (in_repo) {
-                r = git_remote_set(GIT_REMOTE, git_url);
+                r = git_remote_connect(GIT_REMOTE, git_url, cli->api_url);
                 if (r >= 0 && !cli->json)
                         printf("Git remote %s added\n", GIT_REMOTE);
         }
@@ -195,7 +195,7 @@ int cmd_apps_rename(struct cli *cli)
         }
         git_url = get_str(app, "git_url");
         if (r >= 0 && *git_url && remote_points_at(old)) {
-                r = git_remote_set(GIT_REMOTE, git_url);
+                r = git_remote_connect(GIT_REMOTE, git_url, cli->api_url);
                 if (r >= 0 && !cli->json)
                         printf("Git remote %s updated\n", GIT_REMOTE);
         }
@@ -236,7 +236,7 @@ int cmd_apps_destroy(struct cli *cli)
         printf("Destroying %s (including all add-ons)... done\n", name);
 
         if (remote_points_at(name)) {
-                r = git_remote_remove(GIT_REMOTE);
+                r = git_remote_disconnect(GIT_REMOTE, cli->api_url);
                 if (r >= 0)
                         printf("Git remote %s removed\n", GIT_REMOTE);
         }

@@ -47,6 +47,9 @@ struct cli_option {
 enum {
         /* The command works on one app (-a, else the git remote). */
         CMD_APP = 1 << 0,
+        /* Plumbing that other programs run (git's credential helper): left
+         * out of the command list, still shown by `pier help COMMAND`. */
+        CMD_HIDDEN = 1 << 1,
 };
 
 struct cli_command {
@@ -156,9 +159,16 @@ int credentials_remove(void);
 /* A token is sent in a header: printable ASCII without spaces only. */
 bool token_valid(const char *token);
 
+/* Whether URLs A and B have the same scheme, host (any case) and port (the
+ * scheme's default when none is given), as git compares the URL of a
+ * credential.URL.* setting.  An unparsable URL matches nothing. */
+bool url_same_origin(const char *a, const char *b);
+
 /* ---- git.c: the `pier` remote of the current repository -------------- */
 
 #define GIT_REMOTE "pier"
+/* The user name git sends with the token; pierd ignores it. */
+#define GIT_CREDENTIAL_USER "pier"
 
 bool git_in_work_tree(void);
 /* The remote's URL in *ret_url, or -ENOENT when there is no such remote (or
@@ -167,6 +177,16 @@ int git_remote_url(const char *remote, char **ret_url);
 /* Adds the remote or, when it exists, points it at URL. */
 int git_remote_set(const char *remote, const char *url);
 int git_remote_remove(const char *remote);
+/* git_remote_set(), then makes git in this repository take the password
+ * for API_URL (scheme, host and port) from `pier git-credential`, run as
+ * this very binary, so that a push never prompts.  Helpers from the user's
+ * global config are switched off for that URL: they would be asked first,
+ * and would keep a copy of the token. */
+int git_remote_connect(const char *remote, const char *url, const char *api_url);
+/* git_remote_remove(), then undoes git_remote_connect()'s credential
+ * settings unless another remote of this repository still points at
+ * API_URL. */
+int git_remote_disconnect(const char *remote, const char *api_url);
 /* The app name in a git URL ending in "/NAME.git", malloc'd; -EINVAL when
  * the URL does not name a valid app. */
 int git_url_app_name(const char *url, char **ret_name);
@@ -229,6 +249,16 @@ int cmd_config_unset(struct cli *cli);
 
 int cmd_releases(struct cli *cli);
 int cmd_releases_info(struct cli *cli);
+int cmd_rollback(struct cli *cli);
+
+int cmd_buildpacks(struct cli *cli);
+int cmd_buildpacks_set(struct cli *cli);
+int cmd_buildpacks_add(struct cli *cli);
+int cmd_buildpacks_remove(struct cli *cli);
+int cmd_buildpacks_clear(struct cli *cli);
+
+int cmd_git_remote(struct cli *cli);
+int cmd_git_credential(struct cli *cli);
 
 int cmd_help(struct cli *cli);
 int cmd_version(struct cli *cli);

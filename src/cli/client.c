@@ -48,6 +48,58 @@ bool token_valid(const char *token)
         return true;
 }
 
+/* The scheme, host and port of URL (the scheme's default port when it
+ * names none), each malloc'd by libcurl, freed with curl_free(). */
+struct origin {
+        char *scheme, *host, *port;
+};
+
+static void origin_done(struct origin *o)
+{
+        curl_free(o->scheme);
+        curl_free(o->host);
+        curl_free(o->port);
+        *o = (struct origin){0};
+}
+
+static int origin_parse(const char *url, struct origin *ret)
+{
+        struct origin o = {0};
+        CURLU *u = curl_url();
+        int r = -EINVAL;
+
+        if (!u)
+                return -ENOMEM;
+        if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_SCHEME, &o.scheme, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &o.host, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_PORT, &o.port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+                *ret = o;
+                r = 0;
+        } else
+                origin_done(&o);
+        curl_url_cleanup(u);
+        return r;
+}
+
+bool url_same_origin(const char *a, const char *b)
+{
+        struct origin oa, ob;
+        bool same;
+
+        if (origin_parse(a, &oa) < 0)
+                return false;
+        if (origin_parse(b, &ob) < 0) {
+                origin_done(&oa);
+                return false;
+        }
+        same = strcasecmp(oa.scheme, ob.scheme) == 0 && strcasecmp(oa.host, ob.host) == 0 &&
+               streq(oa.port, ob.port);
+        origin_done(&oa);
+        origin_done(&ob);
+        return same;
+}
+
 static int home_dir(const char **ret)
 {
         const char *home = getenv("HOME");

@@ -1,4 +1,5 @@
-/* The `pier` git remote of the repository in the current directory.
+/* The `pier` git remote of the repository in the current directory, and
+ * the credential settings that let git push to it without a prompt.
  *
  * git runs as a child with an argv array (posix_spawnp, never a shell):
  * stdin from /dev/null, signal mask and handlers reset.  Probes (is this a
@@ -7,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
@@ -20,8 +22,12 @@
 
 extern char **environ;
 
-/* `git config --get` prints one URL: anything longer is not one. */
+/* `git config --get` prints one URL, --get-regexp the URLs of all remotes:
+ * anything longer is not that. */
 #define GIT_OUTPUT_MAX (64u * 1024)
+
+/* `git config` exits 5 when asked to unset a key that is not there. */
+#define GIT_CONFIG_NO_SUCH_KEY 5
 
 enum {
         GIT_QUIET = 1 << 0,   /* stderr to /dev/null */
@@ -234,4 +240,183 @@ int git_url_app_name(const char *url, char **ret_name)
         }
         *ret_name = name;
         return 0;
+}
+
+/* Runs ARGV, a `git config --local` command that changes KEY.  With
+ * ret_status, git's exit status is the caller's to judge (and git's
+ * stderr is silenced); without, any status but 0 is reported as a
+ * failure. */
+static int git_config_change(const char *key, const char *const *argv, int *ret_status)
+{
+        int r, status;
+
+        r = git_run(argv, ret_status ? GIT_QUIET : 0, NULL, &status);
+        if (r < 0) {
+                cli_error("running git: %s", strerror(-r));
+                return r;
+        }
+        if (ret_status) {
+                *ret_status = status;
+                return 0;
+        }
+        if (status != 0) {
+                cli_error("changing %s in this repository's git config failed", key);
+                return -EIO;
+        }
+        return 0;
+}
+
+static int credential_key(const char *api_url, const char *name, char **ret)
+{
+        struct strbuf sb = STRBUF_INIT;
+
+        /* git splits "credential.http://h:5000.helper" at its first and
+         * last dot: the URL in the middle may hold dots of its own. */
+        if (strbuf_addf(&sb, "credential.%s.%s", api_url, name) < 0 ||
+            !(*ret = strbuf_detach(&sb, NULL))) {
+                strbuf_release(&sb);
+                cli_error("out of memory");
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* "!'/usr/local/bin/pier' git-credential": git runs a helper that starts
+ * with '!' with the shell, so the path is single-quoted for sh (a ' in it
+ * becomes '\''). */
+static int credential_helper_command(char **ret)
+{
+        char path[PATH_MAX];
+        struct strbuf sb = STRBUF_INIT;
+        ssize_t n;
+        int r;
+
+        /* The running binary, wherever $PATH found it: the helper must be
+         * this pier, talking to the pierd this pier talks to. */
+        n = readlink("/proc/self/exe", path, sizeof(path));
+        if (n < 0 || (size_t)n >= sizeof(path)) {
+                r = n < 0 ? -errno : -ENAMETOOLONG;
+                cli_error("finding the path of the pier binary in /proc/self/exe: %s",
+                          strerror(-r));
+                return r;
+        }
+        path[n] = '\0';
+
+        r = strbuf_addstr(&sb, "!'");
+        for (const char *p = path; r >= 0 && *p; p++)
+                r = *p == '\'' ? strbuf_addstr(&sb, "'\\''") : strbuf_addch(&sb, *p);
+        if (r >= 0)
+                r = strbuf_addstr(&sb, "' git-credential");
+        if (r < 0 || !(*ret = strbuf_detach(&sb, NULL))) {
+                strbuf_release(&sb);
+                cli_error("out of memory");
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int credential_setup(const char *api_url)
+{
+        _cleanup_free_ char *helper_key = NULL, *user_key = NULL, *helper = NULL;
+        int r;
+
+        r = credential_key(api_url, "helper", &helper_key);
+        if (r >= 0)
+                r = credential_key(api_url, "username", &user_key);
+        if (r >= 0)
+                r = credential_helper_command(&helper);
+        if (r < 0)
+                return r;
+
+        /* An empty helper empties the list that git has collected so far
+         * (from the system and global config) for this URL; ours follows.
+         * --replace-all makes running this again give the same two
+         * lines. */
+        const char *const reset[] = {"git",      "config", "--local", "--replace-all",
+                                     helper_key, "",       NULL};
+        const char *const add[] = {"git", "config", "--local", "--add", helper_key, helper, NULL};
+        const char *const user[] = {
+            "git", "config", "--local", "--replace-all", user_key, GIT_CREDENTIAL_USER, NULL};
+        r = git_config_change(helper_key, reset, NULL);
+        if (r >= 0)
+                r = git_config_change(helper_key, add, NULL);
+        if (r >= 0)
+                r = git_config_change(user_key, user, NULL);
+        return r;
+}
+
+static int credential_remove(const char *api_url)
+{
+        static const char *const names[] = {"helper", "username"};
+        int r, status;
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_free_ char *key = NULL;
+
+                r = credential_key(api_url, names[i], &key);
+                if (r < 0)
+                        return r;
+                const char *const argv[] = {"git", "config", "--local", "--unset-all", key, NULL};
+                r = git_config_change(key, argv, &status);
+                if (r < 0)
+                        return r;
+                if (status != 0 && status != GIT_CONFIG_NO_SUCH_KEY) {
+                        cli_error("removing %s from this repository's git config failed", key);
+                        return -EIO;
+                }
+        }
+        return 0;
+}
+
+/* Whether any remote of this repository has a URL at API_URL. */
+static bool any_remote_at(const char *api_url)
+{
+        static const char *const argv[] = {
+            "git", "config", "--local", "--get-regexp", "^remote\\..*\\.url$", NULL};
+        _cleanup_free_ char *out = NULL;
+        char *line, *next;
+        int status;
+
+        if (git_run(argv, GIT_QUIET | GIT_CAPTURE, &out, &status) < 0 || status != 0)
+                return false;
+        /* "remote.NAME.url URL" lines. */
+        for (line = out; *line; line = next) {
+                char *space;
+
+                next = strchrnul(line, '\n');
+                if (*next)
+                        *next++ = '\0';
+                space = strchr(line, ' ');
+                if (space && url_same_origin(space + 1, api_url))
+                        return true;
+        }
+        return false;
+}
+
+int git_remote_connect(const char *remote, const char *url, const char *api_url)
+{
+        int r;
+
+        r = git_remote_set(remote, url);
+        if (r < 0)
+                return r;
+        /* pierd names its public address in git URLs (--public-url); the
+         * helper hands the token only to the API's own address. */
+        if (!url_same_origin(url, api_url))
+                cli_error("warning: %s is not at the API's address %s, so git will ask for a "
+                          "password there: give it an API token",
+                          url, api_url);
+        return credential_setup(api_url);
+}
+
+int git_remote_disconnect(const char *remote, const char *api_url)
+{
+        int r;
+
+        r = git_remote_remove(remote);
+        if (r < 0)
+                return r;
+        if (any_remote_at(api_url))
+                return 0;
+        return credential_remove(api_url);
 }

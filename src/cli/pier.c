@@ -45,6 +45,13 @@ static const struct cli_command commands[] = {
      "destroy an app and all its data",
      "Removes the git remote `pier` when it pointed at that app.", OPTIONS({"confirm", 0, true}),
      CMD_APP},
+    {"git:remote", cmd_git_remote, "git:remote -a APP [-r REMOTE]",
+     "point a git remote of this repository at an app",
+     "Adds the remote (default `pier`) or points it at the app's git URL, and\n"
+     "makes git take the password for pierd from `pier git-credential`, so that\n"
+     "`git push pier main` does not ask for one.\n"
+     "-r, --remote REMOTE   the remote's name (default pier)",
+     OPTIONS({"remote", 'r', true}), CMD_APP},
 
     {"config", cmd_config, "config [--shell]", "show the config vars",
      "--shell prints KEY='value' lines, quoted for a POSIX shell.", OPTIONS({"shell", 's', false}),
@@ -61,6 +68,31 @@ static const struct cli_command commands[] = {
      "-n, --num N   show at most N releases (default 15)", OPTIONS({"num", 'n', true}), CMD_APP},
     {"releases:info", cmd_releases_info, "releases:info [vN]",
      "show a release and its config vars (default: the current one)", NULL, NULL, CMD_APP},
+    {"rollback", cmd_rollback, "rollback [vN]",
+     "roll back to an earlier release (default: the one before the current)",
+     "Makes a new release with vN's slug and config vars; add-ons stay as they are.", NULL,
+     CMD_APP},
+
+    {"buildpacks", cmd_buildpacks, "buildpacks", "show the app's buildpacks",
+     "An app without buildpacks has them detected at each build.", NULL, CMD_APP},
+    {"buildpacks:set", cmd_buildpacks_set, "buildpacks:set NAME|URL [-i INDEX]",
+     "set the buildpack (the first one, or the one at INDEX)",
+     "NAME is a built-in buildpack (python, nodejs, static, make, procfile), URL a\n"
+     "git URL.\n"
+     "-i, --index INDEX   the 1-based position to replace; past the end appends",
+     OPTIONS({"index", 'i', true}), CMD_APP},
+    {"buildpacks:add", cmd_buildpacks_add, "buildpacks:add NAME|URL [-i INDEX]",
+     "add a buildpack (at the end, or at INDEX)",
+     "The buildpacks run in order at each build.\n"
+     "-i, --index INDEX   the 1-based position to insert at; past the end appends",
+     OPTIONS({"index", 'i', true}), CMD_APP},
+    {"buildpacks:remove", cmd_buildpacks_remove, "buildpacks:remove [NAME|URL] [-i INDEX]",
+     "remove a buildpack",
+     "Give the buildpack or its position, not both.\n"
+     "-i, --index INDEX   the 1-based position to remove",
+     OPTIONS({"index", 'i', true}), CMD_APP},
+    {"buildpacks:clear", cmd_buildpacks_clear, "buildpacks:clear",
+     "remove all buildpacks; builds detect them again", NULL, NULL, CMD_APP},
 
     {"authorizations", cmd_authorizations, "authorizations", "list API tokens", NULL, NULL, 0},
     {"authorizations:create", cmd_authorizations_create,
@@ -76,6 +108,13 @@ static const struct cli_command commands[] = {
     {"help", cmd_help, "help [COMMAND]", "list the commands, or show one command's usage", NULL,
      NULL, 0},
     {"version", cmd_version, "version", "show the pier version", NULL, NULL, 0},
+
+    {"git-credential", cmd_git_credential, "git-credential get|store|erase",
+     "git credential helper: gives git the API token for pierd",
+     "Plumbing, run by git (git:remote and apps:create set it up).  For `get` it\n"
+     "reads git's request on stdin and, when it is for pierd's URL, answers\n"
+     "username=pier and password=TOKEN; `store` and `erase` do nothing.",
+     NULL, CMD_HIDDEN},
 };
 
 static const struct {
@@ -131,9 +170,12 @@ void cli_print_help(FILE *f)
 
         fputs("Usage: pier COMMAND [ARGS] [FLAGS]\n\nCommands:\n", f);
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                width = MAX(width, strlen(commands[i].name));
+                if (!(commands[i].flags & CMD_HIDDEN))
+                        width = MAX(width, strlen(commands[i].name));
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-                fprintf(f, "  %-*s  %s\n", (int)width, commands[i].name, commands[i].summary);
+                if (!(commands[i].flags & CMD_HIDDEN))
+                        fprintf(f, "  %-*s  %s\n", (int)width, commands[i].name,
+                                commands[i].summary);
         fputs("\nFlags, anywhere on the line:\n"
               "  -a, --app NAME   the app to work on (default: from the git remote `pier`)\n"
               "  --api URL        the pierd API (default: $PIER_API_URL, the stored login,\n"

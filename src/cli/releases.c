@@ -1,4 +1,4 @@
-/* releases, releases:info. */
+/* releases, releases:info, rollback. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -62,6 +62,34 @@ static int fetch_releases(struct cli *cli, const char *app, json_t **ret)
         }
         *ret = list;
         return 0;
+}
+
+/* "v3" or "3" as "3", which pierd answers the same way; anything else (an
+ * id) as it is.  Points into WHICH. */
+static const char *release_param(const char *which)
+{
+        if (which[0] == 'v' && which[1] && strspn(which + 1, "0123456789") == strlen(which + 1))
+                return which + 1;
+        return which;
+}
+
+/* GET /apps/APP/releases/WHICH into *ret (new reference). */
+static int fetch_release(struct cli *cli, const char *app, const char *which, json_t **ret)
+{
+        _cleanup_free_ char *path = NULL, *suffix = NULL;
+        struct strbuf sb = STRBUF_INIT;
+        int r;
+
+        if (strbuf_addstr(&sb, "/releases") < 0 || url_add_segment(&sb, release_param(which)) < 0 ||
+            !(suffix = strbuf_detach(&sb, NULL))) {
+                strbuf_release(&sb);
+                cli_error("out of memory");
+                return -ENOMEM;
+        }
+        r = app_path(app, suffix, &path);
+        if (r < 0)
+                return r;
+        return api_call(cli, "GET", path, NULL, ret, NULL);
 }
 
 /* The text of one cell, malloc'd. */
@@ -176,7 +204,7 @@ int cmd_releases_info(struct cli *cli)
         json_t *release = NULL, *releases = NULL;
         struct api_reply config = {0};
         struct strbuf sb = STRBUF_INIT;
-        const char *app, *which;
+        const char *app;
         json_int_t version;
         int r;
 
@@ -187,19 +215,8 @@ int cmd_releases_info(struct cli *cli)
                 return r;
 
         if (cli->argc == 1) {
-                /* "v3", "3" or an id.  pierd takes all three; asking for
-                 * "3" makes its answer the same for "v3" and "3". */
-                which = cli->argv[0];
-                if (which[0] == 'v' && which[1] &&
-                    strspn(which + 1, "0123456789") == strlen(which + 1))
-                        which++;
-                if (strbuf_addstr(&sb, "/releases") < 0 || url_add_segment(&sb, which) < 0 ||
-                    !(suffix = strbuf_detach(&sb, NULL)))
-                        goto oom;
-                r = app_path(app, suffix, &path);
-                if (r < 0)
-                        return r;
-                r = api_call(cli, "GET", path, NULL, &release, NULL);
+                /* "v3", "3" or an id. */
+                r = fetch_release(cli, app, cli->argv[0], &release);
                 if (r < 0)
                         return r;
         } else {
@@ -225,8 +242,6 @@ int cmd_releases_info(struct cli *cli)
         }
 
         version = release_version(release);
-        path = mfree(path);
-        suffix = mfree(suffix);
         if (strbuf_addf(&sb, "/releases/%" JSON_INTEGER_FORMAT "/config-vars", version) < 0 ||
             !(suffix = strbuf_detach(&sb, NULL))) {
                 json_decref(release);
@@ -271,4 +286,101 @@ oom:
         strbuf_release(&sb);
         cli_error("out of memory");
         return -ENOMEM;
+}
+
+/* The release a bare `rollback` goes back to: the newest one older than
+ * CURRENT that went live.  NULL when there is none. */
+static const json_t *find_previous(const json_t *releases, const json_t *current)
+{
+        json_int_t limit = release_version(current);
+        const json_t *best = NULL;
+
+        for (size_t i = 0; i < json_array_size(releases); i++) {
+                const json_t *r = json_array_get(releases, i);
+                json_int_t v = release_version(r);
+
+                if (v <= 0 || v >= limit || !streq(get_str(r, "status"), "succeeded"))
+                        continue;
+                if (!best || v > release_version(best))
+                        best = r;
+        }
+        return best;
+}
+
+int cmd_rollback(struct cli *cli)
+{
+        _cleanup_free_ char *path = NULL;
+        json_t *target = NULL, *releases = NULL, *body = NULL, *release = NULL;
+        const json_t *current;
+        json_int_t version;
+        char which[32];
+        const char *app;
+        int r;
+
+        if (cli->argc > 1)
+                return cli_usage_error(cli, "rollback takes one release, e.g. v3");
+        r = cli_app(cli, &app);
+        if (r < 0)
+                return r;
+
+        if (cli->argc == 1) {
+                /* "v3", "3" or an id: asked first for the version to show. */
+                r = fetch_release(cli, app, cli->argv[0], &target);
+                if (r < 0)
+                        return r;
+        } else {
+                r = fetch_releases(cli, app, &releases);
+                if (r < 0)
+                        return r;
+                /* Newest first: without a release marked current, the
+                 * newest one is. */
+                current = find_current(releases);
+                if (!current)
+                        current = json_array_get(releases, 0);
+                target = current ? (json_t *)find_previous(releases, current) : NULL;
+                if (!target) {
+                        if (current)
+                                cli_error("%s has no release before v%" JSON_INTEGER_FORMAT
+                                          " to roll back to",
+                                          app, release_version(current));
+                        else
+                                cli_error("%s has no releases to roll back to", app);
+                        json_decref(releases);
+                        return -ENOENT;
+                }
+                json_incref(target);
+                json_decref(releases);
+        }
+
+        version = release_version(target);
+        json_decref(target);
+        if (version <= 0) {
+                cli_error("pierd sent a release without a version");
+                return -EBADMSG;
+        }
+        (void)snprintf(which, sizeof(which), "v%" JSON_INTEGER_FORMAT, version);
+        body = json_pack("{s:s}", "release", which);
+        if (!body) {
+                cli_error("out of memory");
+                return -ENOMEM;
+        }
+        r = app_path(app, "/releases", &path);
+        if (r >= 0)
+                r = api_call(cli, "POST", path, body, &release, NULL);
+        json_decref(body);
+        if (r < 0)
+                return r;
+
+        if (cli->json)
+                r = print_json(release);
+        else {
+                printf("Rolling back %s to v%" JSON_INTEGER_FORMAT
+                       "... done, v%" JSON_INTEGER_FORMAT "\n",
+                       app, version, release_version(release));
+                /* Heroku's words: add-ons live outside releases. */
+                printf("!    Warning: rollback affects code and config vars; it doesn't add or "
+                       "remove addons.\n");
+        }
+        json_decref(release);
+        return r;
 }
