@@ -471,6 +471,25 @@ static int release_insert(struct store *s, const char *app_id, const char *descr
         return 0;
 }
 
+static int release_insert_keep_slug(struct store *s, const char *app_id,
+                                    const char *description, const char *user,
+                                    int64_t *ret_version)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st,
+                        "SELECT slug_id, process_types FROM releases WHERE app_id = ?"
+                        " AND status = 'succeeded' ORDER BY version DESC LIMIT 1",
+                        "s", app_id);
+        if (r < 0)
+                return r;
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                return rc == SQLITE_DONE ? -ENOENT : sql_error(rc);
+        const char *slug = (const char *)sqlite3_column_text(st, 0);
+        const char *pt = (const char *)sqlite3_column_text(st, 1);
+        return release_insert(s, app_id, description, user, slug, pt, ret_version);
+}
+
 int store_app_create(struct store *s, const char *name, const char *owner, struct app **ret)
 {
         char id[37];
@@ -629,7 +648,9 @@ int store_config_update(struct store *s, const char *app_id, const struct config
                 goto fail;
         }
 
-        r = release_insert(s, app_id, description, user, NULL, NULL, ret_version);
+        /* A config change keeps the code: the new release runs the current
+         * release's slug and process types. */
+        r = release_insert_keep_slug(s, app_id, description, user, ret_version);
         if (r < 0)
                 goto fail;
         r = commit(s);

@@ -251,6 +251,59 @@ static void test_versions_sequential_across_connections(void)
         store_close(s2);
 }
 
+static void test_deploy_config_rollback(void)
+{
+        struct store *s = fresh();
+        struct app *a = NULL;
+        CHECK(store_app_create(s, "app1", "me", &a) == 0);
+        CHECK(a && a->uid > STORE_APP_UID_BASE);
+        struct slug sl = {.id = "11111111-1111-4111-8111-111111111111", .commit = "abc",
+                          .size = 10, .process_types = "{\"web\":\"x\"}", .buildpack = "B"};
+        int64_t v = 0;
+        CHECK(store_release_deploy(s, a->id, &sl, "me", "Deploy abc", &v) == 0 && v == 2);
+        /* the same slug twice is refused */
+        CHECK(store_release_deploy(s, a->id, &sl, "me", "Deploy abc", &v) == -EEXIST);
+
+        struct config_var set[] = {{.key = "K", .value = "1", .value_len = 1}};
+        struct config ch = {.n = 1, .vars = set};
+        CHECK(store_config_update(s, a->id, &ch, "me", "Set K config vars", &v) == 0 && v == 3);
+        struct release *r = NULL;
+        CHECK(store_release_get(s, a->id, 3, &r) == 0);
+        /* a config change keeps the code */
+        CHECK(r && r->slug_id && streq(r->slug_id, sl.id));
+        CHECK(r && streq(r->process_types, "{\"web\":\"x\"}"));
+        release_free(r);
+
+        set[0].value = "2";
+        CHECK(store_config_update(s, a->id, &ch, "me", "Set K config vars", &v) == 0 && v == 4);
+        CHECK(store_release_rollback(s, a->id, 3, "me", &v) == 0 && v == 5);
+        r = NULL;
+        CHECK(store_release_get(s, a->id, 5, &r) == 0);
+        CHECK(r && streq(r->description, "Rollback to v3") && r->current);
+        CHECK(r && r->slug_id && streq(r->slug_id, sl.id));
+        release_free(r);
+        struct config *c = NULL;
+        CHECK(store_config_get(s, a->id, &c) == 0);
+        CHECK(c && c->n == 1 && streq(c->vars[0].value, "1"));
+        config_free(c);
+        CHECK(store_release_rollback(s, a->id, 99, "me", &v) == -ENOENT);
+
+        struct slug *got = NULL;
+        CHECK(store_slug_get(s, a->id, sl.id, &got) == 0);
+        CHECK(got && streq(got->commit, "abc") && got->size == 10);
+        slug_free(got);
+
+        struct buildpack_list *bl = NULL;
+        char *urls[] = {"python", "https://example.invalid/bp.git"};
+        struct buildpack_list want = {.n = 2, .urls = urls};
+        CHECK(store_buildpacks_set(s, a->id, &want) == 0);
+        CHECK(store_buildpacks_get(s, a->id, &bl) == 0);
+        CHECK(bl && bl->n == 2 && streq(bl->urls[1], urls[1]));
+        buildpack_list_free(bl);
+        app_free(a);
+        store_close(s);
+}
+
 static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
 {
         return remove(p);
@@ -268,6 +321,7 @@ int main(void)
         RUN(test_rename_destroy);
         RUN(test_tokens);
         RUN(test_versions_sequential_across_connections);
+        RUN(test_deploy_config_rollback);
         if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
                 return 1;
         return test_done();
