@@ -1,0 +1,485 @@
+"""git push deploys: real git over HTTP to a real pierd, real buildpacks in
+bubblewrap, slugs, releases and rollback (SPEC.md §1-§3)."""
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import threading
+import unittest
+
+from harness import BUILD, PierTestCase
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+APPS = os.path.join(REPO, "tests", "apps")
+PIER_BUILD_BIN = os.path.join(BUILD, "pier-build")
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+class DeployTestCase(PierTestCase):
+    """Helpers for pushing apps."""
+
+    def make_repo(self, sample=None, name="app", files=None):
+        """A git repo with a copy of tests/apps/SAMPLE and/or `files`
+        ({path: bytes or (bytes, mode)}), committed on main."""
+        path = os.path.join(self.tmp, name)
+        if sample:
+            shutil.copytree(os.path.join(APPS, sample), path, symlinks=True)
+        else:
+            os.makedirs(path)
+        for rel, content in (files or {}).items():
+            self.write(path, rel, content)
+        for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                     ["-c", "user.name=t", "-c", "user.email=t@x", "commit", "-q", "-m", "first"]):
+            rc, out, err = self.git(*args, cwd=path)
+            self.assertEqual(rc, 0, err)
+        return path
+
+    def write(self, repo, rel, content):
+        mode = None
+        if isinstance(content, tuple):
+            content, mode = content
+        p = os.path.join(repo, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(content)
+        if mode is not None:
+            os.chmod(p, mode)
+
+    def commit(self, repo, message="change", files=None):
+        for rel, content in (files or {}).items():
+            self.write(repo, rel, content)
+        for args in (["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@x", "commit",
+                                      "-q", "--allow-empty", "-m", message]):
+            rc, out, err = self.git(*args, cwd=repo)
+            self.assertEqual(rc, 0, err)
+        return self.head(repo)
+
+    def head(self, repo):
+        rc, out, err = self.git("rev-parse", "HEAD", cwd=repo)
+        self.assertEqual(rc, 0, err)
+        return out.strip()
+
+    def push_url(self, app, token=None):
+        token = self.pierd.admin_token if token is None else token
+        host = self.pierd.url.split("://", 1)[1]
+        if token == "":
+            return "http://%s/%s.git" % (host, app)
+        return "http://pier:%s@%s/%s.git" % (token, host, app)
+
+    def push(self, repo, app=None, refspec="main", url=None, extra=(), timeout=600):
+        """git push; returns (exit code, combined output as str)."""
+        url = url or self.push_url(app)
+        env = self.cli_env(token=None, api=None, env={"GIT_TERMINAL_PROMPT": "0"})
+        p = subprocess.run(["git", "push", *extra, url, refspec], cwd=repo,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=env, timeout=timeout)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertNotIn("Sanitizer", out, "a sanitizer report in the build:\n" + out)
+        return p.returncode, out
+
+    def push_ok(self, repo, app, **kw):
+        rc, out = self.push(repo, app, **kw)
+        self.assertEqual(rc, 0, out)
+        return out
+
+    def push_fails(self, repo, app, **kw):
+        rc, out = self.push(repo, app, **kw)
+        self.assertNotEqual(rc, 0, out)
+        return out
+
+    def remote_lines(self, out):
+        return [l[len("remote: "):].rstrip() for l in out.splitlines() if l.startswith("remote: ")]
+
+    def release(self, app, version):
+        return self.api_ok("GET", "/apps/%s/releases/%d" % (app, version))
+
+    def slug_dir(self, app, version):
+        """The slug of release vN, unpacked with `pier-build extract`."""
+        rel = self.release(app, version)
+        self.assertIsNotNone(rel["slug"], rel)
+        app_id = self.api_ok("GET", "/apps/" + app)["id"]
+        slug = os.path.join(self.pierd.home, "slugs", app_id, rel["slug"]["id"] + ".tar.zst")
+        self.assertTrue(os.path.isfile(slug), slug)
+        out = os.path.join(self.tmp, "slug-%s-v%d" % (app, version))
+        p = subprocess.run([PIER_BUILD_BIN, "extract", slug, out], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        return out
+
+
+@unittest.skipUnless(os.access(PIER_BUILD_BIN, os.X_OK), "pier-build is not built")
+class PushTest(DeployTestCase):
+
+    def test_procfile_app_deploys(self):
+        self.create_app("myapp")
+        repo = self.make_repo("procfile")
+        sha = self.head(repo)
+        out = self.push_ok(repo, "myapp")
+        lines = self.remote_lines(out)
+        self.assertIn("-----> Procfile app detected", lines, out)
+        self.assertIn("-----> Discovering process types", lines, out)
+        self.assertIn("       Procfile declares types -> web, worker", lines, out)
+        self.assertTrue(any(re.match(r"^-----> Compiled slug size is [0-9.]+[KMG]$", l)
+                            for l in lines), out)
+        self.assertIn("-----> Launching... done, v2", lines, out)
+        self.assertTrue(any(l.strip().startswith("http://myapp.localhost:") for l in lines), out)
+        # the order of the steps
+        order = [i for i, l in enumerate(lines) if l.startswith("-----> ")]
+        self.assertTrue(lines[order[-1]].startswith("-----> Launching"), out)
+
+        rel = self.release("myapp", 2)
+        self.assertEqual(rel["description"], "Deploy %s" % sha[:7])
+        self.assertTrue(rel["current"])
+        slug = self.api_ok("GET", "/apps/myapp/slugs/%s" % rel["slug"]["id"])
+        self.assertEqual(slug["commit"], sha)
+        self.assertEqual(set(slug["process_types"]), {"web", "worker"})
+        self.assertEqual(slug["process_types"]["web"], "/usr/bin/python3 srv/server.py")
+        self.assertGreater(slug["size"], 0)
+        out = self.pier_ok("releases", "-a", "myapp")
+        self.assertIn("v2  Deploy %s" % sha[:7], out)
+
+        files = self.slug_dir("myapp", 2)
+        self.assertTrue(os.path.isfile(os.path.join(files, "Procfile")))
+        self.assertTrue(os.path.isfile(os.path.join(files, "srv", "server.py")))
+        self.assertFalse(os.path.exists(os.path.join(files, ".git")))
+
+    def test_cli_flow_push_without_prompt(self):
+        """As the README says: apps:create in the repo, then `git push pier
+        main` -- the remote and the credential helper are set, no prompt."""
+        repo = self.make_repo("procfile")
+        out = self.pier_ok("apps:create", "tour", cwd=repo)
+        self.assertIn("Git remote pier added", out)
+        env = self.cli_env(env={"GIT_TERMINAL_PROMPT": "0"})
+        p = subprocess.run(["git", "push", "pier", "main"], cwd=repo, env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=300)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 0, out)
+        self.assertIn("Launching... done, v2", out)
+        # a rename keeps pushes working
+        self.pier_ok("apps:rename", "tour2", cwd=repo)
+        self.commit(repo, "after rename")
+        p = subprocess.run(["git", "push", "pier", "main"], cwd=repo, env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=300)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 0, out)
+        self.assertIn("Launching... done, v3", out)
+        self.assertIn("http://tour2.localhost:", out)
+
+    def test_output_streams_while_building(self):
+        """The build's lines reach the pusher as they happen, not at the end."""
+        self.create_app("slow")
+        compile_sh = (b"#!/bin/sh\necho '-----> first line'\nsleep 3\n"
+                      b"echo '-----> second line'\n")
+        repo = self.make_repo(files={
+            "bin/detect": (b"#!/bin/sh\necho Slow\n", 0o755),
+            "bin/compile": (compile_sh, 0o755),
+            "bin/release": (b"#!/bin/sh\necho '---'\necho 'default_process_types: {}'\n", 0o755),
+            "Procfile": b"web: sleep 1000\n"})
+        env = self.cli_env(token=None, api=None, env={"GIT_TERMINAL_PROMPT": "0"})
+        p = subprocess.Popen(["git", "push", "--progress", self.push_url("slow"), "main"],
+                             cwd=repo, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, env=env)
+        import time
+        seen = {}
+        buf = b""
+        start = time.monotonic()
+        while True:
+            chunk = p.stdout.read1(4096) if hasattr(p.stdout, "read1") else p.stdout.read(1)
+            if not chunk:
+                break
+            buf += chunk
+            for key in (b"first line", b"second line"):
+                if key in buf and key not in seen:
+                    seen[key] = time.monotonic() - start
+        p.wait(timeout=120)
+        self.assertEqual(p.returncode, 0, buf)
+        self.assertIn(b"first line", seen, buf)
+        self.assertIn(b"second line", seen, buf)
+        self.assertGreater(seen[b"second line"] - seen[b"first line"], 2.0,
+                           "the first line arrived only with the second: %r" % seen)
+
+    def test_push_needs_auth(self):
+        self.create_app("locked")
+        repo = self.make_repo("procfile")
+        rc, out = self.push(repo, url=self.push_url("locked", token=""))
+        self.assertNotEqual(rc, 0, out)
+        self.assertRegex(out, r"Authentication failed|could not read Username|401", out)
+        rc, out = self.push(repo, url=self.push_url("locked", token="0" * 64))
+        self.assertNotEqual(rc, 0, out)
+        self.assertEqual(len(self.releases("locked")), 1)
+
+    def test_read_token_cannot_push(self):
+        self.create_app("readonly")
+        tok = self.api_ok("POST", "/oauth/authorizations", {"scope": ["read"]},
+                          status=201)["access_token"]["token"]
+        repo = self.make_repo("procfile")
+        rc, out = self.push(repo, url=self.push_url("readonly", token=tok))
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("403", out)
+        self.assertEqual(len(self.releases("readonly")), 1)
+
+    def test_push_to_missing_app(self):
+        repo = self.make_repo("procfile")
+        rc, out = self.push(repo, "nosuchapp")
+        self.assertNotEqual(rc, 0, out)
+        self.assertRegex(out, r"not found|404", out)
+
+    def test_only_main_or_master_deploys(self):
+        self.create_app("branches")
+        repo = self.make_repo("procfile")
+        out = self.push_fails(repo, "branches", refspec="main:feature")
+        self.assertIn("main or master", out)
+        self.assertEqual(len(self.releases("branches")), 1)
+        # master works like main
+        out = self.push_ok(repo, "branches", refspec="main:master")
+        self.assertIn("Launching... done, v2", out)
+
+    def test_force_push_deploys(self):
+        self.create_app("forced")
+        repo = self.make_repo("procfile")
+        self.push_ok(repo, "forced")
+        self.commit(repo, "second")
+        self.push_ok(repo, "forced")
+        rc, out, err = self.git("reset", "-q", "--hard", "HEAD~1", cwd=repo)
+        self.assertEqual(rc, 0, err)
+        sha = self.commit(repo, "rewritten", files={"NOTE": b"x\n"})
+        out = self.push_ok(repo, "forced", extra=("--force",))
+        self.assertIn("Launching... done, v4", out)
+        self.assertEqual(self.release("forced", 4)["description"], "Deploy %s" % sha[:7])
+
+    def test_failed_build_rejects_push_and_keeps_release(self):
+        self.create_app("keep")
+        good = self.make_repo("procfile", name="good")
+        self.push_ok(good, "keep")
+        bad = self.make_repo("failing", name="bad")
+        out = self.push_fails(bad, "keep", extra=("--force",))
+        self.assertIn("this build fails on purpose", out)
+        self.assertIn("pre-receive hook declined", out)
+        rels = self.releases("keep")
+        self.assertEqual(len(rels), 2)
+        self.assertTrue(rels[0]["current"])
+        self.assertEqual(rels[0]["version"], 2)
+        # the repo kept the good commit
+        rc, out, err = self.git("ls-remote", self.push_url("keep"), "main", cwd=good)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(out.startswith(self.head(good)), out)
+
+    def test_bad_procfile_fails_clearly(self):
+        self.create_app("badproc")
+        repo = self.make_repo(files={"Procfile": b"web: a\nweb: b\n"})
+        out = self.push_fails(repo, "badproc")
+        self.assertIn("duplicate process type", out)
+        self.assertEqual(len(self.releases("badproc")), 1)
+
+    def test_no_buildpack_detected(self):
+        self.create_app("nothing")
+        repo = self.make_repo(files={"README": b"nothing to run\n"})
+        out = self.push_fails(repo, "nothing")
+        self.assertRegex(out, r"(?i)no buildpack|not compatible")
+
+    def test_rollback(self):
+        self.create_app("rollme")
+        repo = self.make_repo("procfile")
+        self.push_ok(repo, "rollme")                                  # v2
+        self.pier_ok("config:set", "MODE=one", "-a", "rollme")         # v3
+        self.commit(repo, "second", files={"NOTE": b"two\n"})
+        self.push_ok(repo, "rollme")                                  # v4
+        self.pier_ok("config:set", "MODE=two", "-a", "rollme")         # v5
+        v3, v4 = self.release("rollme", 3), self.release("rollme", 4)
+        self.assertNotEqual(v3["slug"]["id"], v4["slug"]["id"])
+
+        out = self.pier_ok("rollback", "v3", "-a", "rollme")           # v6
+        self.assertIn("Rolling back rollme to v3... done, v6", out)
+        v6 = self.release("rollme", 6)
+        self.assertEqual(v6["description"], "Rollback to v3")
+        self.assertTrue(v6["current"])
+        self.assertEqual(v6["slug"]["id"], v3["slug"]["id"])
+        self.assertEqual(self.api_ok("GET", "/apps/rollme/config-vars"), {"MODE": "one"})
+        self.assertIn("Rollback to v3", self.pier_ok("releases", "-a", "rollme"))
+
+        out = self.pier_ok("rollback", "-a", "rollme")                 # v7: before v6 is v5
+        self.assertIn("to v5... done, v7", out)
+        self.assertEqual(self.release("rollme", 7)["slug"]["id"], v4["slug"]["id"])
+        self.assertEqual(self.api_ok("GET", "/apps/rollme/config-vars"), {"MODE": "two"})
+        self.pier_fails("rollback", "v99", "-a", "rollme")
+
+
+@unittest.skipUnless(os.access(PIER_BUILD_BIN, os.X_OK), "pier-build is not built")
+class BuildpackApiTest(DeployTestCase):
+
+    def test_inline_buildpack_api(self):
+        """SOURCE_VERSION, STACK, ENV_DIR with config vars (not in compile's
+        environment), and CACHE_DIR kept between builds."""
+        self.create_app("inline")
+        self.pier_ok("config:set", "GREETING=hello there", "WITH_EQ=a=b", "-a", "inline")
+        repo = self.make_repo("inline")
+        sha = self.head(repo)
+        out = self.push_ok(repo, "inline")
+        lines = self.remote_lines(out)
+        self.assertIn("-----> Inline app detected", lines, out)
+        self.assertIn("       SOURCE_VERSION=%s" % sha, lines, out)
+        self.assertIn("       STACK=debian-12", lines, out)
+        self.assertIn("       env GREETING=hello there", lines, out)
+        self.assertIn("       env WITH_EQ=a=b", lines, out)
+        self.assertIn("       GREETING in environment: no", lines, out)
+        self.assertIn("       cache counter: 1", lines, out)
+        self.assertIn("       Default types for buildpack -> web", lines, out)
+
+        sha2 = self.commit(repo, "again")
+        out = self.push_ok(repo, "inline")
+        lines = self.remote_lines(out)
+        self.assertIn("       cache counter: 2", lines, out)
+        self.assertIn("       SOURCE_VERSION=%s" % sha2, lines, out)
+        files = self.slug_dir("inline", 4)
+        with open(os.path.join(files, "build-info.txt")) as f:
+            self.assertIn("SOURCE_VERSION=%s" % sha2, f.read())
+
+    def test_slugignore(self):
+        self.create_app("ignored")
+        repo = self.make_repo("procfile", files={
+            ".slugignore": b"# comment\n*.log\n/secret/\ndocs\n",
+            "debug.log": b"x\n", "sub/deep.log": b"x\n", "secret/key": b"k\n",
+            "docs/a.md": b"a\n", "keep/docs.txt": b"kept\n", "keep.txt": b"kept\n"})
+        self.push_ok(repo, "ignored")
+        files = self.slug_dir("ignored", 2)
+        present = set()
+        for root, dirs, names in os.walk(files):
+            for n in names:
+                present.add(os.path.relpath(os.path.join(root, n), files))
+        self.assertIn("keep.txt", present)
+        self.assertIn("keep/docs.txt", present)
+        self.assertIn("Procfile", present)
+        for gone in ("debug.log", "sub/deep.log", "secret/key", "docs/a.md"):
+            self.assertNotIn(gone, present)
+
+    def test_buildpacks_set_and_dot_buildpacks(self):
+        self.create_app("bpsel")
+        # a Procfile app that also has a Makefile: auto-detect would pick make
+        repo = self.make_repo("make")
+        self.pier_ok("buildpacks:set", "procfile", "-a", "bpsel")
+        out = self.push_ok(repo, "bpsel")
+        self.assertIn("-----> Procfile app detected", self.remote_lines(out), out)
+        self.pier_ok("buildpacks:clear", "-a", "bpsel")
+        self.commit(repo, "dotfile", files={".buildpacks": b"# one per line\nmake\n"})
+        out = self.push_ok(repo, "bpsel")
+        self.assertIn("-----> C (make) app detected", self.remote_lines(out), out)
+
+
+@unittest.skipUnless(os.access(PIER_BUILD_BIN, os.X_OK), "pier-build is not built")
+class BuiltinBuildpacksTest(DeployTestCase):
+    """One app per built-in buildpack, auto-detected."""
+
+    def deploy(self, sample, name, detected):
+        self.create_app(name)
+        repo = self.make_repo(sample)
+        out = self.push_ok(repo, name)
+        self.assertIn("-----> %s app detected" % detected, self.remote_lines(out), out)
+        self.assertIn("Launching... done, v2", out)
+        return self.slug_dir(name, 2)
+
+    def test_python(self):
+        files = self.deploy("python", "pyapp", "Python")
+        self.assertTrue(os.path.exists(os.path.join(files, ".venv", "bin", "python")))
+        site = subprocess.run(["sh", "-c", "ls %s/.venv/lib/python3*/site-packages" % files],
+                              stdout=subprocess.PIPE).stdout.decode()
+        self.assertIn("pierhello", site)
+        self.assertTrue(os.path.isfile(os.path.join(files, ".profile.d", "python.sh")))
+
+    def test_nodejs_with_express_from_npm(self):
+        files = self.deploy("nodejs", "nodeapp", "Node.js")
+        self.assertTrue(os.path.isfile(os.path.join(files, "node_modules", "express",
+                                                    "package.json")))
+        slug = self.api_ok("GET", "/apps/nodeapp/slugs/%s" % self.release("nodeapp", 2)["slug"]["id"])
+        self.assertEqual(slug["process_types"].get("web"), "npm start")
+
+    def test_static(self):
+        files = self.deploy("static", "site", "Static")
+        self.assertTrue(os.path.isfile(os.path.join(files, "index.html")))
+
+    def test_make(self):
+        files = self.deploy("make", "capp", "C (make)")
+        server = os.path.join(files, "server")
+        self.assertTrue(os.path.isfile(server) and os.access(server, os.X_OK))
+
+
+@unittest.skipUnless(os.access(PIER_BUILD_BIN, os.X_OK), "pier-build is not built")
+class HostileRepoTest(DeployTestCase):
+
+    def test_symlinks_do_not_leak_host_files(self):
+        """Links to /etc/shadow and to pierd's state db: the build cannot
+        read through them and the slug keeps them as links, never as the
+        files' contents."""
+        self.create_app("sneaky")
+        db = os.path.join(self.pierd.home, "state.db")
+        compile_sh = (b"#!/bin/sh\n"
+                      b"cat /app/shadow > /app/leak-shadow.txt 2>/dev/null || echo denied-shadow\n"
+                      b"cat /app/db > /app/leak-db.txt 2>/dev/null || echo denied-db\n"
+                      b"cat " + db.encode() + b" > /app/leak-db2.txt 2>/dev/null || echo denied-db2\n")
+        repo = self.make_repo(files={
+            "bin/detect": (b"#!/bin/sh\necho Sneaky\n", 0o755),
+            "bin/compile": (compile_sh, 0o755),
+            "Procfile": b"web: sleep 1000\n"})
+        os.symlink("/etc/shadow", os.path.join(repo, "shadow"))
+        os.symlink(db, os.path.join(repo, "db"))
+        self.commit(repo, "links")
+        out = self.push_ok(repo, "sneaky")
+        for word in ("denied-shadow", "denied-db", "denied-db2"):
+            self.assertIn(word, out)
+        files = self.slug_dir("sneaky", 2)
+        self.assertTrue(os.path.islink(os.path.join(files, "shadow")))
+        self.assertEqual(os.readlink(os.path.join(files, "shadow")), "/etc/shadow")
+        for leak in ("leak-shadow.txt", "leak-db.txt", "leak-db2.txt"):
+            p = os.path.join(files, leak)
+            if os.path.exists(p):
+                self.assertEqual(os.path.getsize(p), 0, leak)
+
+    def test_big_file_push(self):
+        """A 200 MB file (incompressible) goes through git, the build and
+        the slug."""
+        self.create_app("big")
+        repo = self.make_repo("procfile")
+        with open(os.path.join(repo, "blob.bin"), "wb") as f:
+            for _ in range(200):
+                f.write(os.urandom(1 << 20))
+        self.commit(repo, "big")
+        out = self.push_ok(repo, "big", timeout=900)
+        self.assertRegex(out, r"Compiled slug size is 2\d\d(\.\d)?M")
+        files = self.slug_dir("big", 2)
+        self.assertEqual(os.path.getsize(os.path.join(files, "blob.bin")), 200 << 20)
+
+    def test_concurrent_pushes_to_one_app(self):
+        self.create_app("race")
+        a = self.make_repo("procfile", name="a", files={"WHO": b"a\n"})
+        b = self.make_repo("procfile", name="b", files={"WHO": b"b\n"})
+        results = {}
+
+        def go(name, repo):
+            results[name] = self.push(repo, "race", extra=("--force",))
+
+        threads = [threading.Thread(target=go, args=(n, r)) for n, r in (("a", a), ("b", b))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ok = [n for n, (rc, out) in results.items() if rc == 0]
+        self.assertGreaterEqual(len(ok), 1, results)
+        rels = self.releases("race")
+        versions = sorted(r["version"] for r in rels)
+        self.assertEqual(versions, list(range(1, len(versions) + 1)))
+        self.assertEqual(len(versions), 1 + len(ok), results)
+        for n, (rc, out) in results.items():
+            if rc != 0:   # refused clearly, not corrupted
+                self.assertRegex(out, r"moved while|another push|rejected", out)
+        # the repo's main is the commit of the newest release
+        newest = rels[0]
+        slug = self.api_ok("GET", "/apps/race/slugs/%s" % newest["slug"]["id"])
+        rc, out, err = self.git("ls-remote", self.push_url("race"), "main", cwd=a)
+        self.assertTrue(out.startswith(slug["commit"]), (out, slug))
+
+
+if __name__ == "__main__":
+    unittest.main()
