@@ -46,12 +46,17 @@ fuzz: test-build
 	@$(PYTHON) tests/run.py --build $(TEST_BUILD) --fuzz-build $(FUZZ_BUILD) \
 		--only fuzz --fuzz-seconds 300
 
+# Binaries in PREFIX/bin, the built-in buildpacks in PREFIX/share/pier
+# (where an installed pierd looks for them).
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BUILD)/pierd $(BUILD)/pier $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/pier
+	install -m 0755 $(BUILD)/pierd $(BUILD)/pier $(BUILD)/pier-build $(DESTDIR)$(PREFIX)/bin/
+	rm -rf $(DESTDIR)$(PREFIX)/share/pier/buildpacks
+	cp -R buildpacks $(DESTDIR)$(PREFIX)/share/pier/buildpacks
 
 bench: build
 	@bench/api-latency
+	@bench/deploy
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) $(FUZZ_BUILD)
