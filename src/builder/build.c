@@ -92,6 +92,7 @@ int build_config_load(struct build_config *cfg)
         cfg->buildpacks_dir = env_required("PIER_BUILDPACKS_DIR", &ok);
         cfg->web_url = getenv("PIER_WEB_URL");
         timeout_s = getenv("PIER_BUILD_TIMEOUT");
+        const char *max_files_s = getenv("PIER_BUILD_MAX_FILES");
         if (!ok)
                 return -EINVAL;
 
@@ -126,6 +127,15 @@ int build_config_load(struct build_config *cfg)
                         ok = false;
                 } else
                         cfg->timeout = (unsigned)v;
+        }
+        cfg->max_files = SLUG_MAX_ENTRIES;
+        if (max_files_s && *max_files_s) {
+                if (safe_atoi64(max_files_s, &v) < 0 || v < 1 || v > SLUG_MAX_ENTRIES) {
+                        output_step("pier-build: PIER_BUILD_MAX_FILES must be 1 to %d",
+                                    SLUG_MAX_ENTRIES);
+                        ok = false;
+                } else
+                        cfg->max_files = (uint64_t)v;
         }
         return ok ? 0 : -EINVAL;
 }
@@ -425,6 +435,7 @@ static int checkout(struct build *b)
         (void)fcntl(p.out_fd, F_SETFL, 0);
 
         slug_opts_init(&opts);
+        opts.max_entries = b->cfg->max_files;
         opts.cancelled = extract_cancelled;
         opts.userdata = b;
         r = slug_extract_fd(p.out_fd, b->app_dir, &opts, &err);
@@ -434,9 +445,9 @@ static int checkout(struct build *b)
                         return mono_usec() >= b->deadline ? -ETIME : -ECANCELED;
                 output_step("The pushed commit cannot be unpacked: %s", err ? err : strerror(-r));
                 if (r == -E2BIG || r == -EFBIG)
-                        output_detail("pier builds apps of at most %u files and %" PRIu64
+                        output_detail("pier builds apps of at most %" PRIu64 " files and %" PRIu64
                                       " MiB; keep large data out of the repository",
-                                      SLUG_MAX_ENTRIES, SLUG_MAX_BYTES >> 20);
+                                      b->cfg->max_files, (uint64_t)(SLUG_MAX_BYTES >> 20));
                 return r;
         }
         r = proc_wait(&p, &res);
@@ -665,6 +676,7 @@ static int make_slug(struct build *b)
         }
 
         slug_opts_init(&opts);
+        opts.max_entries = b->cfg->max_files;
         opts.cancelled = extract_cancelled;
         opts.userdata = b;
         r = slug_pack(b->app_dir, b->slug_path, &opts, &b->slug_size, &err);

@@ -38,7 +38,8 @@ struct build_config {
         const char *buildpacks_dir;
         const char *web_url; /* may be NULL */
         uid_t uid;
-        unsigned timeout; /* seconds */
+        unsigned timeout;   /* seconds */
+        uint64_t max_files; /* entries of the checked-out commit */
 };
 
 struct buildpack {

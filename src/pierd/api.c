@@ -1330,6 +1330,7 @@ int api_new(struct loop *l, struct store *s, const struct api_config *cfg, struc
                 .build_bin = a->build_bin,
                 .buildpacks_dir = a->buildpacks_dir,
                 .build_timeout = cfg->build_timeout,
+                .build_max_files = cfg->build_max_files,
                 .wake = wake,
                 .wake_userdata = a,
         };

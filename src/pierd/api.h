@@ -24,6 +24,7 @@ struct api_config {
         const char *build_bin;   /* pier-build, run by each app's pre-receive hook */
         const char *buildpacks_dir;
         unsigned build_timeout;  /* seconds */
+        unsigned build_max_files;
 };
 
 struct api;

@@ -286,6 +286,7 @@ static int start_backend(struct git_request *g)
         ADD("PIER_WEB_URL=http://%s.%s%s%s/", g->app_name, env->domain,
             env->router_port == 80 ? "" : ":", env->router_port == 80 ? "" : port);
         ADD("PIER_BUILD_TIMEOUT=%u", env->build_timeout);
+        ADD("PIER_BUILD_MAX_FILES=%u", env->build_max_files);
 #undef ADD
         if (r < 0)
                 goto out;

@@ -28,6 +28,7 @@ struct git_env {
         const char *build_bin;      /* pier-build */
         const char *buildpacks_dir;
         unsigned build_timeout;     /* seconds */
+        unsigned build_max_files;
         /* MHD does not wake the loop when a connection is resumed: this
          * makes the API run MHD at the next turn of the loop. */
         void (*wake)(void *userdata);

@@ -33,6 +33,7 @@ struct options {
         const char *public_url;
         const char *buildpacks_dir;
         unsigned build_timeout;
+        unsigned build_max_files;
 };
 
 static void usage(FILE *f)
@@ -51,6 +52,8 @@ static void usage(FILE *f)
                 "  --public-url URL       how clients reach the API, if not the listen address\n"
                 "  --buildpacks-dir DIR   the built-in buildpacks (default: next to pierd)\n"
                 "  --build-timeout SECS   a build fails after this long (default 900)\n"
+                "  --build-max-files N    a pushed commit may have at most N files\n"
+                "                         (default 200000)\n"
                 "  --version              print the version\n"
                 "  -h, --help             this help\n");
 }
@@ -77,7 +80,7 @@ static int default_home(char **ret)
 static int parse_args(int argc, char **argv, struct options *o)
 {
         enum { ARG_HOME = 0x100, ARG_LISTEN, ARG_ROUTER_LISTEN, ARG_DOMAIN, ARG_PUBLIC_URL,
-               ARG_BUILDPACKS_DIR, ARG_BUILD_TIMEOUT, ARG_VERSION };
+               ARG_BUILDPACKS_DIR, ARG_BUILD_TIMEOUT, ARG_BUILD_MAX_FILES, ARG_VERSION };
         static const struct option longopts[] = {
                 {"home", required_argument, NULL, ARG_HOME},
                 {"listen", required_argument, NULL, ARG_LISTEN},
@@ -86,6 +89,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"public-url", required_argument, NULL, ARG_PUBLIC_URL},
                 {"buildpacks-dir", required_argument, NULL, ARG_BUILDPACKS_DIR},
                 {"build-timeout", required_argument, NULL, ARG_BUILD_TIMEOUT},
+                {"build-max-files", required_argument, NULL, ARG_BUILD_MAX_FILES},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {0},
@@ -120,6 +124,15 @@ static int parse_args(int argc, char **argv, struct options *o)
                                 return -EINVAL;
                         }
                         o->build_timeout = (unsigned)v;
+                        break;
+                }
+                case ARG_BUILD_MAX_FILES: {
+                        int64_t v;
+                        if (safe_atoi64(optarg, &v) < 0 || v < 1 || v > 200000) {
+                                fprintf(stderr, "pierd: --build-max-files wants 1..200000\n");
+                                return -EINVAL;
+                        }
+                        o->build_max_files = (unsigned)v;
                         break;
                 }
                 case ARG_VERSION:
@@ -289,6 +302,7 @@ int main(int argc, char **argv)
                 .router_listen = DEFAULT_ROUTER_LISTEN,
                 .domain = DEFAULT_DOMAIN,
                 .build_timeout = 900, /* Heroku: builds time out after 15 minutes */
+                .build_max_files = 200000,
         };
         struct loop *loop = NULL;
         struct store *store = NULL;
@@ -379,6 +393,7 @@ int main(int argc, char **argv)
                 .build_bin = build_bin,
                 .buildpacks_dir = buildpacks,
                 .build_timeout = o.build_timeout,
+                .build_max_files = o.build_max_files,
         };
         r = api_new(loop, store, &cfg, &api);
         if (r < 0) {

@@ -451,6 +451,37 @@ class HostileRepoTest(DeployTestCase):
         files = self.slug_dir("big", 2)
         self.assertEqual(os.path.getsize(os.path.join(files, "blob.bin")), 200 << 20)
 
+    def restart_pierd_with(self, *flags):
+        self.pierd.stop()
+        self.pierd.start(argv=self.pierd.argv() + list(flags))
+
+    def test_file_bomb_refused(self):
+        """More files than the limit: a clear error, nothing released.
+        (The limit is lowered so that the test stays quick.)"""
+        self.restart_pierd_with("--build-max-files", "300")
+        self.create_app("bomb")
+        files = {"Procfile": b"web: sleep 1000\n"}
+        for i in range(400):
+            files["many/f%03d" % i] = b"x"
+        repo = self.make_repo(files=files)
+        out = self.push_fails(repo, "bomb")
+        self.assertIn("at most 300 files", out)
+        self.assertEqual(len(self.releases("bomb")), 1)
+
+    def test_build_timeout(self):
+        self.restart_pierd_with("--build-timeout", "3")
+        self.create_app("sleepy")
+        repo = self.make_repo(files={
+            "bin/detect": (b"#!/bin/sh\necho Sleepy\n", 0o755),
+            "bin/compile": (b"#!/bin/sh\necho started\nsleep 60\n", 0o755),
+            "Procfile": b"web: sleep 1000\n"})
+        import time
+        t = time.monotonic()
+        out = self.push_fails(repo, "sleepy")
+        self.assertLess(time.monotonic() - t, 30, out)
+        self.assertRegex(out, r"(?i)timed out after 3 seconds")
+        self.assertEqual(len(self.releases("sleepy")), 1)
+
     def test_concurrent_pushes_to_one_app(self):
         self.create_app("race")
         a = self.make_repo("procfile", name="a", files={"WHO": b"a\n"})
