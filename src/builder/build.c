@@ -93,6 +93,7 @@ int build_config_load(struct build_config *cfg)
         cfg->web_url = getenv("PIER_WEB_URL");
         timeout_s = getenv("PIER_BUILD_TIMEOUT");
         const char *max_files_s = getenv("PIER_BUILD_MAX_FILES");
+        const char *boot_s = getenv("PIER_BOOT_TIMEOUT");
         if (!ok)
                 return -EINVAL;
 
@@ -128,6 +129,9 @@ int build_config_load(struct build_config *cfg)
                 } else
                         cfg->timeout = (unsigned)v;
         }
+        cfg->boot_timeout = 60;
+        if (boot_s && *boot_s && safe_atoi64(boot_s, &v) >= 0 && v >= 0 && v <= 86400)
+                cfg->boot_timeout = (unsigned)v;
         cfg->max_files = SLUG_MAX_ENTRIES;
         if (max_files_s && *max_files_s) {
                 if (safe_atoi64(max_files_s, &v) < 0 || v < 1 || v > SLUG_MAX_ENTRIES) {
@@ -700,6 +704,8 @@ static int make_slug(struct build *b)
         return 0;
 }
 
+static int wait_for_web(struct build *b);
+
 static int post_release(struct build *b)
 {
         _cleanup_free_ char *path = NULL, *err = NULL;
@@ -750,10 +756,85 @@ static int post_release(struct build *b)
         }
         b->release_version = json_integer_value(version);
         json_decref(reply);
+        r = wait_for_web(b);
+        if (r < 0)
+                return r;
         output_step_end(" done, v%" PRId64, b->release_version);
         if (b->cfg->web_url && *b->cfg->web_url)
                 output_detail("%s deployed to pier", b->cfg->web_url);
         return 0;
+}
+
+/* The web dynos of the new release are up: only then is the push done
+ * (SPEC §4, preboot).  When they do not come up, the old ones keep serving
+ * and the push says so. */
+static int wait_for_web(struct build *b)
+{
+        _cleanup_free_ char *fpath = NULL, *dpath = NULL;
+        if (asprintf(&fpath, "/apps/%s/formation", b->cfg->app_id) < 0 ||
+            asprintf(&dpath, "/apps/%s/dynos", b->cfg->app_id) < 0)
+                return -ENOMEM;
+        long status = 0;
+        json_t *reply = NULL;
+        char *err = NULL;
+        int r = api_call(&b->api, "GET", fpath, NULL, &status, &reply, &err);
+        free(err);
+        json_int_t want = 0;
+        size_t i;
+        json_t *it;
+        if (r >= 0 && status == 200 && json_is_array(reply))
+                json_array_foreach(reply, i, it) {
+                        if (json_is_string(json_object_get(it, "type")) &&
+                            streq(json_string_value(json_object_get(it, "type")), "web") &&
+                            json_is_string(json_object_get(it, "command")))
+                                want = json_integer_value(json_object_get(it, "quantity"));
+                }
+        json_decref(reply);
+        if (want <= 0)
+                return 0; /* nothing to wait for */
+
+        int64_t deadline = mono_usec() + (int64_t)(b->cfg->boot_timeout + 15) * 1000000;
+        while (mono_usec() < deadline) {
+                reply = NULL;
+                err = NULL;
+                r = api_call(&b->api, "GET", dpath, NULL, &status, &reply, &err);
+                free(err);
+                json_int_t up = 0;
+                const char *crashed = NULL;
+                if (r >= 0 && status == 200 && json_is_array(reply))
+                        json_array_foreach(reply, i, it) {
+                                json_t *rel = json_object_get(json_object_get(it, "release"),
+                                                              "version");
+                                const char *type = json_string_value(json_object_get(it, "type"));
+                                const char *state =
+                                        json_string_value(json_object_get(it, "state"));
+                                if (!type || !state || !streq(type, "web") ||
+                                    json_integer_value(rel) != b->release_version)
+                                        continue;
+                                if (streq(state, "up"))
+                                        up++;
+                                else if (streq(state, "crashed") && !crashed)
+                                        crashed = json_string_value(json_object_get(it, "name"));
+                        }
+                if (crashed) {
+                        output_step_end(" failed: %s of v%" PRId64
+                                        " crashed while starting; the previous release keeps "
+                                        "serving",
+                                        crashed, b->release_version);
+                        output_detail("see why with: pier logs -a %s", b->cfg->app_name);
+                        json_decref(reply);
+                        return -ECHILD;
+                }
+                json_decref(reply);
+                if (up >= want)
+                        return 0;
+                usleep(50 * 1000);
+        }
+        output_step_end(" failed: the web dynos of v%" PRId64
+                        " did not come up; the previous release keeps serving",
+                        b->release_version);
+        output_detail("see why with: pier logs -a %s", b->cfg->app_name);
+        return -ETIMEDOUT;
 }
 
 /* ---- the whole -------------------------------------------------------- */

@@ -40,6 +40,7 @@ struct build_config {
         uid_t uid;
         unsigned timeout;   /* seconds */
         uint64_t max_files; /* entries of the checked-out commit */
+        unsigned boot_timeout; /* seconds web dynos have to come up */
 };
 
 struct buildpack {

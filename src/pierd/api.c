@@ -23,6 +23,7 @@
 #include "lib/utf8.h"
 #include "lib/util.h"
 #include "pierd/api.h"
+#include "pierd/dynos.h"
 #include "pierd/git.h"
 
 /* Limits on what a client controls (STYLE.md §7). */
@@ -40,7 +41,9 @@ struct api {
         uint16_t router_port;
         char *url;
         struct git_env git;
+        struct supervisor *sup;
         char *home, *build_bin, *buildpacks_dir;
+        struct watcher *watchers; /* router table long-polls, parked */
         /* GET /apps is the busiest read and the costliest to encode: its
          * body is kept until the next change.  Every request that may
          * change state bumps `generation`. */
@@ -55,6 +58,17 @@ struct request {
         struct strbuf body;
         bool too_large;
         struct git_request *git; /* set for /APP.git/... requests */
+        struct watcher *watch;   /* a parked GET /router/table */
+};
+
+/* A GET /router/table?since=N waiting for a newer table (or its time). */
+struct watcher {
+        struct api *api;
+        struct MHD_Connection *conn;
+        struct request *req;
+        struct loop_timer *timer;
+        bool expired;
+        struct watcher *prev, *next;
 };
 
 /* What a handler sees, and what it leaves for the reply. */
@@ -69,6 +83,8 @@ struct call {
         unsigned status;
         json_t *out;
         int64_t release_version; /* > 0: sent as Pier-Release-Version */
+        struct request *req;
+        bool parked;             /* suspended: no reply now */
         char *raw;               /* a body already encoded, instead of out */
         size_t raw_len;
 };
@@ -436,6 +452,7 @@ static unsigned h_app_destroy(struct call *c)
         int r = store_app_destroy(c->api->store, app->id);
         if (r < 0)
                 return fail_store(c, r, "destroying the app");
+        supervisor_app_removed(c->api->sup, app->id);
         git_remove_app_data(&c->api->git, app->id);
         log_info("app %s destroyed by %s", app->name, c->token->user);
         c->out = app_json(c->api, app);
@@ -564,6 +581,7 @@ static unsigned h_config_update(struct call *c)
         if (r < 0)
                 return fail_store(c, r, "changing config vars");
         log_info("%s: %s by %s, v%" PRId64, app->name, description, c->token->user, version);
+        supervisor_converge(c->api->sup, app->id);
 
         _cleanup_(config_freep) struct config *cfg = NULL;
         r = store_config_get(c->api->store, app->id, &cfg);
@@ -723,6 +741,8 @@ static unsigned create_rollback(struct call *c, const struct app *app, json_t *t
         return version;
 }
 
+static int default_formation(struct call *c, const struct app *app, const struct release *rel);
+
 static unsigned h_releases_create(struct call *c)
 {
         _cleanup_(app_freep) struct app *app = NULL;
@@ -740,6 +760,10 @@ static unsigned h_releases_create(struct call *c)
                 return c->status; /* an error */
         _cleanup_(release_freep) struct release *rel = NULL;
         int r = store_release_get(c->api->store, app->id, v, &rel);
+        if (r >= 0 && slug)
+                r = default_formation(c, app, rel);
+        if (r >= 0)
+                supervisor_converge(c->api->sup, app->id);
         if (r < 0)
                 return fail_store(c, r, "loading the new release");
         c->out = release_json(rel);
@@ -831,6 +855,255 @@ static unsigned h_buildpacks_set(struct call *c)
                 return fail_store(c, r, "setting buildpacks");
         c->out = buildpacks_json(&l);
         return 200;
+}
+
+/* SPEC §4: the first deploy of an app with a web type scales web to 1;
+ * other types start at 0.  Types already in the formation keep theirs. */
+static int default_formation(struct call *c, const struct app *app, const struct release *rel)
+{
+        _cleanup_(json_decrefp) json_t *pt = json_loads(rel->process_types, 0, NULL);
+        _cleanup_(formation_freep) struct formation *f = NULL;
+        int r = store_formation_get(c->api->store, app->id, &f);
+        if (r < 0 || !pt)
+                return r;
+        struct formation_item items[64];
+        struct formation add = {.n = 0, .items = items};
+        const char *type;
+        json_t *v;
+        json_object_foreach(pt, type, v) {
+                bool have = false;
+                for (size_t i = 0; i < f->n; i++)
+                        have = have || streq(f->items[i].type, type);
+                if (have || add.n == ELEMENTSOF(items))
+                        continue;
+                items[add.n++] = (struct formation_item){
+                        .type = (char *)type, .quantity = streq(type, "web") ? 1 : 0};
+        }
+        return add.n ? store_formation_update(c->api->store, app->id, &add) : 0;
+}
+
+static json_t *formation_json(const struct formation *f, const json_t *pt)
+{
+        json_t *list = json_array();
+        for (size_t i = 0; list && i < f->n; i++) {
+                const char *cmd = json_string_value(json_object_get(pt, f->items[i].type));
+                json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:s?}", "type",
+                                                      f->items[i].type, "quantity",
+                                                      f->items[i].quantity, "size",
+                                                      f->items[i].size, "command", cmd));
+        }
+        return list;
+}
+
+/* The current release's process types (an empty object when none). */
+static json_t *current_process_types(struct call *c, const struct app *app)
+{
+        _cleanup_(release_list_freep) struct release_list *l = NULL;
+        if (store_release_list(c->api->store, app->id, &l) < 0)
+                return json_object();
+        for (size_t i = 0; i < l->n; i++)
+                if (l->releases[i].current) {
+                        json_t *pt = json_loads(l->releases[i].process_types, 0, NULL);
+                        return pt ? pt : json_object();
+                }
+        return json_object();
+}
+
+static unsigned h_formation_get(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        _cleanup_(formation_freep) struct formation *f = NULL;
+        int r = store_formation_get(c->api->store, app->id, &f);
+        if (r < 0)
+                return fail_store(c, r, "reading the formation");
+        _cleanup_(json_decrefp) json_t *pt = current_process_types(c, app);
+        c->out = formation_json(f, pt);
+        return 200;
+}
+
+#define FORMATION_MAX_QUANTITY 100 /* dynos of one type */
+
+static unsigned h_formation_update(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        json_t *updates = c->body ? json_object_get(c->body, "updates") : NULL;
+        if (!json_is_array(updates) || json_array_size(updates) == 0 ||
+            json_array_size(updates) > 64)
+                return fail(c, 400, "give {\"updates\": [{\"type\": \"web\", \"quantity\": 2}]}");
+        _cleanup_(json_decrefp) json_t *pt = current_process_types(c, app);
+        struct formation_item items[64];
+        struct formation ch = {.n = 0, .items = items};
+        size_t i;
+        json_t *u;
+        json_array_foreach(updates, i, u) {
+                json_t *type = json_object_get(u, "type"), *q = json_object_get(u, "quantity"),
+                       *size = json_object_get(u, "size");
+                if (!json_is_string(type) || (q && !json_is_integer(q)) ||
+                    (size && !json_is_string(size)) || (!q && !size))
+                        return fail(c, 400, "each update wants a type and a quantity or a size");
+                const char *t = json_string_value(type);
+                if (!json_object_get(pt, t))
+                        return fail(c, 422,
+                                    "no %s process type in the current release of %s; its "
+                                    "Procfile defines the types it can run",
+                                    t, app->name);
+                json_int_t n = q ? json_integer_value(q) : -1;
+                if (q && (n < 0 || n > FORMATION_MAX_QUANTITY))
+                        return fail(c, 422, "quantity must be 0 to %d", FORMATION_MAX_QUANTITY);
+                const char *sz = size ? json_string_value(size) : NULL;
+                if (sz && !streq(sz, "standard-1x") && !streq(sz, "standard-2x"))
+                        return fail(c, 422, "unknown size %s: use standard-1x or standard-2x", sz);
+                items[ch.n++] = (struct formation_item){
+                        .type = (char *)t, .quantity = (int)n, .size = (char *)sz};
+        }
+        int r = store_formation_update(c->api->store, app->id, &ch);
+        if (r < 0)
+                return fail_store(c, r, "changing the formation");
+        log_info("%s: formation changed by %s", app->name, c->token->user);
+        supervisor_converge(c->api->sup, app->id);
+        _cleanup_(formation_freep) struct formation *f = NULL;
+        r = store_formation_get(c->api->store, app->id, &f);
+        if (r < 0)
+                return fail_store(c, r, "reading the formation");
+        c->out = formation_json(f, pt);
+        return 200;
+}
+
+static unsigned h_dynos_list(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        c->out = supervisor_dynos_json(c->api->sup, app->id);
+        return 200;
+}
+
+/* DELETE /apps/APP/dynos[/DYNO-OR-TYPE]: restart (as Heroku's API). */
+static unsigned h_dynos_restart(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        int r = supervisor_restart(c->api->sup, app->id, c->param[1]);
+        if (r == -ENOENT && c->param[1])
+                return fail(c, 404, "no dyno or process type %s running on %s", c->param[1],
+                            app->name);
+        c->out = json_object();
+        return 202;
+}
+
+static unsigned h_dynos_stop(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        int r = supervisor_stop(c->api->sup, app->id, c->param[1]);
+        if (r == -ENOENT)
+                return fail(c, 404, "no dyno or process type %s running on %s", c->param[1],
+                            app->name);
+        c->out = json_object();
+        return 202;
+}
+
+#define LOG_LINES_MAX 1500
+
+static unsigned h_log_lines(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        const char *n = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "lines");
+        int64_t lines = 100;
+        if (n && (safe_atoi64(n, &lines) < 0 || lines < 1 || lines > LOG_LINES_MAX))
+                return fail(c, 422, "lines must be 1 to %d", LOG_LINES_MAX);
+        c->out = supervisor_log_json(c->api->sup, app->id, (size_t)lines);
+        return 200;
+}
+
+/* ---- the routing table, long-polled by pier-router ---- */
+
+#define WATCH_WAIT_MS 25000 /* a watch answers at least this often */
+
+static void watcher_free(struct watcher *w)
+{
+        struct api *a = w->api;
+        if (w->prev)
+                w->prev->next = w->next;
+        else if (a->watchers == w)
+                a->watchers = w->next;
+        if (w->next)
+                w->next->prev = w->prev;
+        loop_timer_free(w->timer);
+        if (w->req)
+                w->req->watch = NULL;
+        free(w);
+}
+
+static void wake(void *userdata);
+
+static void watcher_resume(struct watcher *w)
+{
+        MHD_resume_connection(w->conn);
+        wake(w->api);
+}
+
+static void on_watch_timeout(struct loop_timer *t, void *userdata)
+{
+        struct watcher *w = userdata;
+        w->expired = true;
+        watcher_resume(w);
+}
+
+static void on_table_change(void *userdata)
+{
+        struct api *a = userdata;
+        for (struct watcher *w = a->watchers; w; w = w->next)
+                if (!w->expired) {
+                        w->expired = true;
+                        watcher_resume(w);
+                }
+}
+
+static unsigned h_router_table(struct call *c)
+{
+        struct api *a = c->api;
+        const char *since = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "since");
+        int64_t v = 0;
+        if (since && safe_atoi64(since, &v) < 0)
+                return fail(c, 400, "since must be a table version");
+        struct watcher *w = c->req->watch;
+        bool newer = (uint64_t)v < supervisor_table_version(a->sup);
+        if (!since || newer || (w && w->expired)) {
+                if (w)
+                        watcher_free(w);
+                c->out = supervisor_table_json(a->sup);
+                return 200;
+        }
+        if (!w) {
+                w = calloc(1, sizeof(*w));
+                if (!w)
+                        return fail(c, 500, "out of memory");
+                w->api = a;
+                w->conn = c->conn;
+                w->req = c->req;
+                if (loop_add_timer(a->loop, (uint64_t)mono_usec() + WATCH_WAIT_MS * 1000ull,
+                                   on_watch_timeout, w, &w->timer) < 0) {
+                        free(w);
+                        return fail(c, 500, "out of memory");
+                }
+                w->next = a->watchers;
+                if (a->watchers)
+                        a->watchers->prev = w;
+                a->watchers = w;
+                c->req->watch = w;
+        }
+        MHD_suspend_connection(c->conn);
+        c->parked = true;
+        return 0;
 }
 
 static unsigned h_tokens_list(struct call *c)
@@ -925,6 +1198,14 @@ static const struct route routes[] = {
         {"GET", "/apps/:app/releases", h_releases_list, 0},
         {"POST", "/apps/:app/releases", h_releases_create, ROUTE_BODY},
         {"GET", "/apps/:app/slugs/:slug", h_slug_info, 0},
+        {"GET", "/apps/:app/formation", h_formation_get, 0},
+        {"PATCH", "/apps/:app/formation", h_formation_update, ROUTE_BODY},
+        {"GET", "/apps/:app/dynos", h_dynos_list, 0},
+        {"DELETE", "/apps/:app/dynos", h_dynos_restart, 0},
+        {"DELETE", "/apps/:app/dynos/:dyno", h_dynos_restart, 0},
+        {"POST", "/apps/:app/dynos/:dyno/actions/stop", h_dynos_stop, 0},
+        {"GET", "/apps/:app/log-lines", h_log_lines, ROUTE_SECRET},
+        {"GET", "/router/table", h_router_table, 0},
         {"GET", "/apps/:app/buildpack-installations", h_buildpacks_get, 0},
         {"PUT", "/apps/:app/buildpack-installations", h_buildpacks_set, ROUTE_BODY},
         {"GET", "/apps/:app/releases/:release", h_release_info, 0},
@@ -1093,6 +1374,7 @@ static enum MHD_Result handle(struct api *a, struct MHD_Connection *conn, const 
 
         struct call c = {
                 .api = a,
+                .req = req,
                 .conn = conn,
                 .method = method,
                 .token = token,
@@ -1110,6 +1392,8 @@ static enum MHD_Result handle(struct api *a, struct MHD_Connection *conn, const 
         }
 
         unsigned status = rt->fn(&c);
+        if (c.parked)
+                return MHD_YES; /* resumed later, then handled again */
         size_t body_len = c.raw_len;
         char *text = c.raw ? c.raw : dump_json(c.out, &body_len);
         json_decref(c.out);
@@ -1178,6 +1462,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                 return;
         strbuf_release(&req->body);
         git_request_free(req->git);
+        if (req->watch)
+                watcher_free(req->watch);
         free(req);
         *con_cls = NULL;
 }
@@ -1320,6 +1606,8 @@ int api_new(struct loop *l, struct store *s, const struct api_config *cfg, struc
                 r = -ENOMEM;
                 goto fail;
         }
+        a->sup = cfg->sup;
+        supervisor_set_table_listener(a->sup, on_table_change, a);
         a->git = (struct git_env){
                 .loop = l,
                 .store = s,
@@ -1331,6 +1619,7 @@ int api_new(struct loop *l, struct store *s, const struct api_config *cfg, struc
                 .buildpacks_dir = a->buildpacks_dir,
                 .build_timeout = cfg->build_timeout,
                 .build_max_files = cfg->build_max_files,
+                .boot_timeout = cfg->boot_timeout,
                 .wake = wake,
                 .wake_userdata = a,
         };
@@ -1358,6 +1647,10 @@ struct api *api_free(struct api *a)
         if (a->mhd)
                 MHD_stop_daemon(a->mhd);
         git_forget_children();
+        if (a->sup)
+                supervisor_set_table_listener(a->sup, NULL, NULL);
+        while (a->watchers)
+                watcher_free(a->watchers);
         free(a->domain);
         free(a->url);
         free(a->home);

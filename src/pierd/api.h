@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "net/loop.h"
+#include "pierd/dynos.h"
 #include "store/store.h"
 
 struct api_config {
@@ -25,6 +26,8 @@ struct api_config {
         const char *buildpacks_dir;
         unsigned build_timeout;  /* seconds */
         unsigned build_max_files;
+        unsigned boot_timeout;   /* seconds, told to the build */
+        struct supervisor *sup;  /* runs the dynos; outlives the api */
 };
 
 struct api;

@@ -287,6 +287,7 @@ static int start_backend(struct git_request *g)
             env->router_port == 80 ? "" : ":", env->router_port == 80 ? "" : port);
         ADD("PIER_BUILD_TIMEOUT=%u", env->build_timeout);
         ADD("PIER_BUILD_MAX_FILES=%u", env->build_max_files);
+        ADD("PIER_BOOT_TIMEOUT=%u", env->boot_timeout);
 #undef ADD
         if (r < 0)
                 goto out;

@@ -29,6 +29,7 @@ struct git_env {
         const char *buildpacks_dir;
         unsigned build_timeout;     /* seconds */
         unsigned build_max_files;
+        unsigned boot_timeout;
         /* MHD does not wake the loop when a connection is resumed: this
          * makes the API run MHD at the next turn of the loop. */
         void (*wake)(void *userdata);

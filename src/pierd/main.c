@@ -34,6 +34,9 @@ struct options {
         const char *buildpacks_dir;
         unsigned build_timeout;
         unsigned build_max_files;
+        uint16_t port_min, port_max;
+        unsigned boot_timeout, stop_timeout;     /* seconds */
+        unsigned backoff_ms, backoff_max_ms;
 };
 
 static void usage(FILE *f)
@@ -54,6 +57,12 @@ static void usage(FILE *f)
                 "  --build-timeout SECS   a build fails after this long (default 900)\n"
                 "  --build-max-files N    a pushed commit may have at most N files\n"
                 "                         (default 200000)\n"
+                "  --dyno-ports MIN-MAX   ports for web dynos (default 40000-49999)\n"
+                "  --boot-timeout SECS    a web dyno must bind $PORT within this (default 60)\n"
+                "  --stop-timeout SECS    SIGKILL this long after SIGTERM (default 30)\n"
+                "  --crash-backoff MS     wait before the 2nd restart of a crashing dyno,\n"
+                "                         doubling after each crash (default 10000)\n"
+                "  --crash-backoff-max MS the longest wait (default 300000)\n"
                 "  --version              print the version\n"
                 "  -h, --help             this help\n");
 }
@@ -80,7 +89,8 @@ static int default_home(char **ret)
 static int parse_args(int argc, char **argv, struct options *o)
 {
         enum { ARG_HOME = 0x100, ARG_LISTEN, ARG_ROUTER_LISTEN, ARG_DOMAIN, ARG_PUBLIC_URL,
-               ARG_BUILDPACKS_DIR, ARG_BUILD_TIMEOUT, ARG_BUILD_MAX_FILES, ARG_VERSION };
+               ARG_BUILDPACKS_DIR, ARG_BUILD_TIMEOUT, ARG_BUILD_MAX_FILES, ARG_DYNO_PORTS,
+               ARG_BOOT_TIMEOUT, ARG_STOP_TIMEOUT, ARG_BACKOFF, ARG_BACKOFF_MAX, ARG_VERSION };
         static const struct option longopts[] = {
                 {"home", required_argument, NULL, ARG_HOME},
                 {"listen", required_argument, NULL, ARG_LISTEN},
@@ -90,6 +100,11 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"buildpacks-dir", required_argument, NULL, ARG_BUILDPACKS_DIR},
                 {"build-timeout", required_argument, NULL, ARG_BUILD_TIMEOUT},
                 {"build-max-files", required_argument, NULL, ARG_BUILD_MAX_FILES},
+                {"dyno-ports", required_argument, NULL, ARG_DYNO_PORTS},
+                {"boot-timeout", required_argument, NULL, ARG_BOOT_TIMEOUT},
+                {"stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT},
+                {"crash-backoff", required_argument, NULL, ARG_BACKOFF},
+                {"crash-backoff-max", required_argument, NULL, ARG_BACKOFF_MAX},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {0},
@@ -133,6 +148,41 @@ static int parse_args(int argc, char **argv, struct options *o)
                                 return -EINVAL;
                         }
                         o->build_max_files = (unsigned)v;
+                        break;
+                }
+                case ARG_DYNO_PORTS: {
+                        _cleanup_free_ char *lo = strdup(optarg);
+                        char *dash = lo ? strchr(lo, '-') : NULL;
+                        if (!dash) {
+                                fprintf(stderr, "pierd: --dyno-ports wants MIN-MAX\n");
+                                return -EINVAL;
+                        }
+                        *dash = '\0';
+                        if (safe_atou16(lo, &o->port_min) < 0 ||
+                            safe_atou16(dash + 1, &o->port_max) < 0 || o->port_min < 1024 ||
+                            o->port_max < o->port_min) {
+                                fprintf(stderr, "pierd: --dyno-ports wants MIN-MAX, 1024..65535\n");
+                                return -EINVAL;
+                        }
+                        break;
+                }
+                case ARG_BOOT_TIMEOUT:
+                case ARG_STOP_TIMEOUT:
+                case ARG_BACKOFF:
+                case ARG_BACKOFF_MAX: {
+                        int64_t v;
+                        if (safe_atoi64(optarg, &v) < 0 || v < 0 || v > 86400000) {
+                                fprintf(stderr, "pierd: %s wants a number\n", argv[optind - 1]);
+                                return -EINVAL;
+                        }
+                        if (c == ARG_BOOT_TIMEOUT)
+                                o->boot_timeout = (unsigned)v;
+                        else if (c == ARG_STOP_TIMEOUT)
+                                o->stop_timeout = (unsigned)v;
+                        else if (c == ARG_BACKOFF)
+                                o->backoff_ms = (unsigned)v;
+                        else
+                                o->backoff_max_ms = (unsigned)v;
                         break;
                 }
                 case ARG_VERSION:
@@ -303,12 +353,19 @@ int main(int argc, char **argv)
                 .domain = DEFAULT_DOMAIN,
                 .build_timeout = 900, /* Heroku: builds time out after 15 minutes */
                 .build_max_files = 200000,
+                .port_min = 40000,
+                .port_max = 49999,
+                .boot_timeout = 60, /* SPEC §4: R10 after 60 s */
+                .stop_timeout = 30, /* SPEC §4: R12 30 s after SIGTERM */
+                .backoff_ms = 10000,
+                .backoff_max_ms = 300000,
         };
         struct loop *loop = NULL;
         struct store *store = NULL;
         struct api *api = NULL;
+        struct supervisor *sup = NULL;
         _cleanup_free_ char *identity = NULL, *dbpath = NULL, *bindir = NULL, *build_bin = NULL,
-                            *buildpacks = NULL;
+                            *buildpacks = NULL, *dyno_bin = NULL;
         int r;
 
         log_set_ident("pierd");
@@ -384,6 +441,36 @@ int main(int argc, char **argv)
                 goto out;
         }
 
+        /* Dynos are isolated with bwrap, cgroups and a uid per app: that
+         * needs root.  Without it pierd still runs them, and says so. */
+        if (asprintf(&dyno_bin, "%s/pier-dyno", bindir) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
+        bool unisolated = geteuid() != 0 || access("/usr/bin/bwrap", X_OK) < 0;
+        if (unisolated)
+                log_warning("dynos run UNISOLATED (plain processes): pierd is not root or "
+                            "bubblewrap is missing");
+        struct supervisor_config scfg = {
+                .home = o.home,
+                .dyno_bin = dyno_bin,
+                .build_bin = build_bin,
+                .domain = o.domain,
+                .port_min = o.port_min,
+                .port_max = o.port_max,
+                .boot_timeout_ms = o.boot_timeout * 1000,
+                .stop_timeout_ms = o.stop_timeout * 1000,
+                .backoff_base_ms = o.backoff_ms,
+                .backoff_max_ms = o.backoff_max_ms,
+                .backoff_reset_ms = 10 * 60 * 1000, /* a good 10 minutes forgives */
+                .unisolated = unisolated,
+        };
+        r = supervisor_new(loop, store, &scfg, &sup);
+        if (r < 0) {
+                log_error_errno(r, "setting up the dyno supervisor: %m");
+                goto out;
+        }
+
         struct api_config cfg = {
                 .listen = o.listen,
                 .domain = o.domain,
@@ -394,6 +481,8 @@ int main(int argc, char **argv)
                 .buildpacks_dir = buildpacks,
                 .build_timeout = o.build_timeout,
                 .build_max_files = o.build_max_files,
+                .sup = sup,
+                .boot_timeout = o.boot_timeout,
         };
         r = api_new(loop, store, &cfg, &api);
         if (r < 0) {
@@ -402,6 +491,10 @@ int main(int argc, char **argv)
                                 o.listen);
                 goto out;
         }
+
+        r = supervisor_start_all(sup);
+        if (r < 0)
+                log_error_errno(r, "starting the formation: %m");
 
         log_info("pierd %s ready, state in %s (schema v%d)", PIER_VERSION, o.home,
                  store_schema_version(store));
@@ -426,6 +519,7 @@ int main(int argc, char **argv)
                 log_error_errno(r, "event loop: %m");
 out:
         api_free(api);
+        supervisor_free(sup);
         store_close(store);
         loop_free(loop);
         free(o.home);

@@ -87,6 +87,14 @@ static const char *const migrations[] = {
         "ALTER TABLE apps ADD COLUMN released_at INTEGER NOT NULL DEFAULT 0;"
         "UPDATE apps SET released_at = (SELECT MAX(created_at) FROM releases"
         "  WHERE app_id = apps.id AND status = 'succeeded');",
+        /* 3: the formation — how many dynos of each process type, what size */
+        "CREATE TABLE formation ("
+        "  app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+        "  type TEXT NOT NULL,"
+        "  quantity INTEGER NOT NULL,"
+        "  size TEXT NOT NULL DEFAULT 'standard-1x',"
+        "  PRIMARY KEY (app_id, type)"
+        ") WITHOUT ROWID;",
 };
 
 const char *store_errmsg(struct store *s)
@@ -1105,6 +1113,83 @@ int store_buildpacks_set(struct store *s, const char *app_id, const struct build
         for (size_t i = 0; r >= 0 && i < l->n; i++)
                 r = run(s, "INSERT INTO app_buildpacks (app_id, ordinal, url) VALUES (?, ?, ?)",
                         "sis", app_id, (int64_t)i, l->urls[i]);
+        if (r < 0) {
+                rollback(s);
+                return r;
+        }
+        return commit(s);
+}
+
+/* ---- formation ---- */
+
+void formation_free(struct formation *f)
+{
+        if (!f)
+                return;
+        for (size_t i = 0; i < f->n; i++) {
+                free(f->items[i].type);
+                free(f->items[i].size);
+        }
+        free(f->items);
+        free(f);
+}
+
+int store_formation_get(struct store *s, const char *app_id, struct formation **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st,
+                        "SELECT type, quantity, size FROM formation WHERE app_id = ? ORDER BY type",
+                        "s", app_id);
+        if (r < 0)
+                return r;
+        struct formation *f = calloc(1, sizeof(*f));
+        if (!f)
+                return -ENOMEM;
+        size_t alloc = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = grow(&f->items, &alloc, f->n, sizeof(struct formation_item));
+                if (r < 0)
+                        goto fail;
+                struct formation_item *it = &f->items[f->n];
+                it->type = col_strdup(st, 0);
+                it->quantity = (int)sqlite3_column_int(st, 1);
+                it->size = col_strdup(st, 2);
+                f->n++;
+                if (!it->type || !it->size) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+        }
+        if (rc != SQLITE_DONE) {
+                r = sql_error(rc);
+                goto fail;
+        }
+        *ret = f;
+        return 0;
+fail:
+        formation_free(f);
+        return r;
+}
+
+int store_formation_update(struct store *s, const char *app_id, const struct formation *changes)
+{
+        int r = begin(s);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; r >= 0 && i < changes->n; i++) {
+                const struct formation_item *it = &changes->items[i];
+                if (it->quantity >= 0)
+                        r = run(s,
+                                "INSERT INTO formation (app_id, type, quantity) VALUES (?, ?, ?)"
+                                " ON CONFLICT (app_id, type) DO UPDATE SET quantity = excluded.quantity",
+                                "ssi", app_id, it->type, (int64_t)it->quantity);
+                if (r >= 0 && it->size)
+                        r = run(s,
+                                "INSERT INTO formation (app_id, type, quantity, size) VALUES (?, ?, 0, ?)"
+                                " ON CONFLICT (app_id, type) DO UPDATE SET size = excluded.size",
+                                "sss", app_id, it->type, it->size);
+        }
         if (r < 0) {
                 rollback(s);
                 return r;

@@ -146,6 +146,24 @@ int store_buildpacks_get(struct store *s, const char *app_id, struct buildpack_l
 int store_buildpacks_set(struct store *s, const char *app_id, const struct buildpack_list *l);
 void buildpack_list_free(struct buildpack_list *l);
 
+/* ---- formation ---- */
+
+struct formation_item {
+        char *type;
+        int quantity; /* in a change set: -1 = leave as is */
+        char *size;   /* "standard-1x", "standard-2x"; in a change set NULL = leave */
+};
+
+struct formation {
+        size_t n;
+        struct formation_item *items; /* sorted by type */
+};
+
+int store_formation_get(struct store *s, const char *app_id, struct formation **ret);
+/* Applies the changes in one transaction (types not yet there are added). */
+int store_formation_update(struct store *s, const char *app_id, const struct formation *changes);
+void formation_free(struct formation *f);
+
 /* ---- API tokens ---- */
 
 struct token {
@@ -179,5 +197,6 @@ static inline void release_freep(struct release **p) { release_free(*p); }
 static inline void release_list_freep(struct release_list **p) { release_list_free(*p); }
 static inline void slug_freep(struct slug **p) { slug_free(*p); }
 static inline void buildpack_list_freep(struct buildpack_list **p) { buildpack_list_free(*p); }
+static inline void formation_freep(struct formation **p) { formation_free(*p); }
 static inline void token_freep(struct token **p) { token_free(*p); }
 static inline void token_list_freep(struct token_list **p) { token_list_free(*p); }

@@ -178,7 +178,7 @@ class PushTest(DeployTestCase):
             "bin/detect": (b"#!/bin/sh\necho Slow\n", 0o755),
             "bin/compile": (compile_sh, 0o755),
             "bin/release": (b"#!/bin/sh\necho '---'\necho 'default_process_types: {}'\n", 0o755),
-            "Procfile": b"web: sleep 1000\n"})
+            "Procfile": b"worker: sleep 1000\n"})
         env = self.cli_env(token=None, api=None, env={"GIT_TERMINAL_PROMPT": "0"})
         p = subprocess.Popen(["git", "push", "--progress", self.push_url("slow"), "main"],
                              cwd=repo, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -359,7 +359,8 @@ class BuildpackApiTest(DeployTestCase):
     def test_buildpacks_set_and_dot_buildpacks(self):
         self.create_app("bpsel")
         # a Procfile app that also has a Makefile: auto-detect would pick make
-        repo = self.make_repo("make")
+        repo = self.make_repo(files={"Makefile": b"all:\n\ttouch built\n",
+                                     "Procfile": b"web: python3 -m http.server $PORT\n"})
         self.pier_ok("buildpacks:set", "procfile", "-a", "bpsel")
         out = self.push_ok(repo, "bpsel")
         self.assertIn("-----> Procfile app detected", self.remote_lines(out), out)
@@ -422,7 +423,7 @@ class HostileRepoTest(DeployTestCase):
         repo = self.make_repo(files={
             "bin/detect": (b"#!/bin/sh\necho Sneaky\n", 0o755),
             "bin/compile": (compile_sh, 0o755),
-            "Procfile": b"web: sleep 1000\n"})
+            "Procfile": b"worker: sleep 1000\n"})
         os.symlink("/etc/shadow", os.path.join(repo, "shadow"))
         os.symlink(db, os.path.join(repo, "db"))
         self.commit(repo, "links")
@@ -460,7 +461,7 @@ class HostileRepoTest(DeployTestCase):
         (The limit is lowered so that the test stays quick.)"""
         self.restart_pierd_with("--build-max-files", "300")
         self.create_app("bomb")
-        files = {"Procfile": b"web: sleep 1000\n"}
+        files = {"Procfile": b"worker: sleep 1000\n"}
         for i in range(400):
             files["many/f%03d" % i] = b"x"
         repo = self.make_repo(files=files)
@@ -474,7 +475,7 @@ class HostileRepoTest(DeployTestCase):
         repo = self.make_repo(files={
             "bin/detect": (b"#!/bin/sh\necho Sleepy\n", 0o755),
             "bin/compile": (b"#!/bin/sh\necho started\nsleep 60\n", 0o755),
-            "Procfile": b"web: sleep 1000\n"})
+            "Procfile": b"worker: sleep 1000\n"})
         import time
         t = time.monotonic()
         out = self.push_fails(repo, "sleepy")

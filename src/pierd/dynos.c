@@ -1,0 +1,1303 @@
+/* The dyno supervisor; see dynos.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dyno/cgroup.h"
+#include "lib/log.h"
+#include "lib/sha256.h"
+#include "lib/spawn.h"
+#include "lib/strbuf.h"
+#include "lib/timefmt.h"
+#include "lib/util.h"
+#include "pierd/dynos.h"
+
+#define APP_LOG_LINES  1500  /* SPEC §6: each app keeps its last 1500 lines */
+#define LINE_MAX_BYTES 10000 /* SPEC §6: a longer line is split */
+#define BOOT_POLL_MS   50
+#define MEMORY_POLL_MS 2000
+
+/* ---- the state machine ---- */
+
+enum dyno_state { DS_STARTING, DS_UP, DS_CRASHED, DS_STOPPING, DS_DOWN, _DS_MAX };
+enum dyno_event {
+        EV_BOUND,        /* a web dyno accepts on $PORT; others: started */
+        EV_EXITED,       /* its process is gone */
+        EV_BOOT_TIMEOUT, /* not bound within boot_timeout */
+        EV_STOP,         /* stop requested (scale down, restart, new release) */
+        EV_KILL_TIMEOUT, /* still there stop_timeout after SIGTERM */
+        EV_RESTART_DUE,  /* the crash back-off is over */
+        _EV_MAX
+};
+
+static const char *const state_names[_DS_MAX] = {"starting", "up", "crashed", "stopping",
+                                                  "down"};
+
+struct dyno;
+typedef void (*dyno_action)(struct dyno *d);
+
+static void act_up(struct dyno *d);
+static void act_crashed(struct dyno *d);
+static void act_r10(struct dyno *d);
+static void act_sigterm(struct dyno *d);
+static void act_r12(struct dyno *d);
+static void act_spawn(struct dyno *d);
+static void act_down(struct dyno *d);
+
+struct transition {
+        enum dyno_state next;
+        dyno_action action;
+};
+
+/* state × event → next state and action.  A missing entry (action NULL,
+ * next 0 with `valid` false) means the event is ignored in that state. */
+static const struct {
+        bool valid;
+        struct transition t;
+} transitions[_DS_MAX][_EV_MAX] = {
+        [DS_STARTING] = {
+                [EV_BOUND] = {true, {DS_UP, act_up}},
+                [EV_EXITED] = {true, {DS_CRASHED, act_crashed}},
+                [EV_BOOT_TIMEOUT] = {true, {DS_STARTING, act_r10}},
+                [EV_STOP] = {true, {DS_STOPPING, act_sigterm}},
+        },
+        [DS_UP] = {
+                [EV_EXITED] = {true, {DS_CRASHED, act_crashed}},
+                [EV_STOP] = {true, {DS_STOPPING, act_sigterm}},
+        },
+        [DS_CRASHED] = {
+                [EV_RESTART_DUE] = {true, {DS_STARTING, act_spawn}},
+                [EV_STOP] = {true, {DS_DOWN, act_down}},
+        },
+        [DS_STOPPING] = {
+                [EV_EXITED] = {true, {DS_DOWN, act_down}},
+                [EV_KILL_TIMEOUT] = {true, {DS_STOPPING, act_r12}},
+        },
+        [DS_DOWN] = {{false, {0, NULL}}},
+};
+
+/* ---- data ---- */
+
+struct logring {
+        char *lines[APP_LOG_LINES];
+        size_t next, count;
+};
+
+struct app_rt;
+struct unpack;
+
+struct dyno {
+        struct app_rt *app;
+        struct dyno *next;
+        char name[80]; /* web.1 */
+        char type[64];
+        int64_t release;
+        char *command;
+        char *size;
+        enum dyno_state state;
+        enum dyno_state logged_state; /* the last state the logs told */
+        int64_t state_since;
+        uint16_t port;
+        pid_t pid;
+        int pidfd;
+        struct loop_io *pid_io;
+        int out_fd;
+        struct loop_io *out_io;
+        struct strbuf partial; /* an output line not finished yet */
+        struct loop_timer *timer;
+        uint64_t boot_deadline;
+        unsigned crashes;
+        int64_t up_since;
+        bool boot_failed;
+        bool remove_when_down;
+        bool restart_when_down;
+        int64_t last_r14;
+        struct dyno *replaces; /* preboot: stop that one once this one is up */
+        char cgroup[256];
+        char *env_path;
+};
+
+struct app_rt {
+        struct supervisor *sup;
+        struct app_rt *next;
+        char id[37];
+        char *name;
+        uint32_t uid;
+        bool maintenance;
+        int64_t release;
+        char *slug_dir; /* run/APP_ID/vN, when unpacked */
+        bool unpacking;
+        int64_t unpacking_release;
+        struct dyno *dynos;
+        struct logring log;
+};
+
+struct supervisor {
+        struct loop *loop;
+        struct store *store;
+        struct supervisor_config cfg;
+        char *home, *dyno_bin, *build_bin, *domain;
+        /* cgroups of this pierd's dynos: pier/INSTANCE/APP_ID/web.1, where
+         * INSTANCE comes from PIER_HOME, so that several pierds on one
+         * machine (tests do that) never touch each other's dynos. */
+        char cgroup_root[64];
+        uint64_t spawns;
+        struct unpack *unpacks; /* slugs being unpacked */
+        struct app_rt *apps;
+        struct loop_timer *memory_timer;
+        uint64_t table_version;
+        void (*on_table_change)(void *userdata);
+        void *table_userdata;
+};
+
+/* ---- logs ---- */
+
+static void logring_push(struct logring *lr, char *line)
+{
+        if (lr->count == APP_LOG_LINES)
+                free(lr->lines[lr->next]);
+        else
+                lr->count++;
+        lr->lines[lr->next] = line;
+        lr->next = (lr->next + 1) % APP_LOG_LINES;
+}
+
+static void logring_clear(struct logring *lr)
+{
+        for (size_t i = 0; i < APP_LOG_LINES; i++)
+                free(lr->lines[i]);
+        *lr = (struct logring){0};
+}
+
+/* "2026-11-26T13:47:20.677020+00:00 SOURCE[PROC]: MESSAGE" (SPEC §6) */
+static void app_log_n(struct app_rt *a, const char *source, const char *proc, const char *msg,
+                      size_t len)
+{
+        char ts[40];
+        time_rfc3339_usec(now_usec(), ts);
+        char *line = NULL;
+        if (asprintf(&line, "%s %s[%s]: %.*s", ts, source, proc, (int)len, msg) >= 0)
+                logring_push(&a->log, line);
+}
+
+__attribute__((format(printf, 2, 3))) static void dyno_event_log(struct dyno *d, const char *fmt,
+                                                                 ...)
+{
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        if (msg)
+                app_log_n(d->app, "heroku", d->name, msg, strlen(msg));
+}
+
+/* ---- helpers ---- */
+
+static void table_changed(struct supervisor *sup)
+{
+        sup->table_version++;
+        if (sup->on_table_change)
+                sup->on_table_change(sup->table_userdata);
+}
+
+static uint64_t mono_ms_from_now(unsigned ms)
+{
+        return (uint64_t)mono_usec() + (uint64_t)ms * 1000;
+}
+
+static bool is_web(const struct dyno *d)
+{
+        return streq(d->type, "web");
+}
+
+static uint64_t size_memory(const char *size)
+{
+        /* Heroku's dyno sizes: standard-1x 512 MB, standard-2x 1 GB. */
+        if (size && streq(size, "standard-2x"))
+                return 1024ull << 20;
+        return 512ull << 20;
+}
+
+static unsigned size_pids(const char *size)
+{
+        return size && streq(size, "standard-2x") ? 512 : 256;
+}
+
+static bool port_in_use_by_us(struct supervisor *sup, uint16_t port)
+{
+        for (struct app_rt *a = sup->apps; a; a = a->next)
+                for (struct dyno *d = a->dynos; d; d = d->next)
+                        if (d->port == port && d->state != DS_DOWN)
+                                return true;
+        return false;
+}
+
+/* A free port from the range: not one of ours, and bindable now. */
+static int pick_port(struct supervisor *sup, uint16_t *ret)
+{
+        unsigned span = (unsigned)sup->cfg.port_max - sup->cfg.port_min + 1;
+        unsigned start = (unsigned)(mono_usec() % span);
+        for (unsigned i = 0; i < span; i++) {
+                uint16_t port = (uint16_t)(sup->cfg.port_min + (start + i) % span);
+                if (port_in_use_by_us(sup, port))
+                        continue;
+                int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                if (fd < 0)
+                        return -errno;
+                struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
+                                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+                int ok = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+                close(fd);
+                if (ok) {
+                        *ret = port;
+                        return 0;
+                }
+        }
+        return -EADDRINUSE;
+}
+
+static bool port_accepts(uint16_t port)
+{
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return false;
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        /* A loopback connect is answered at once (accepted or refused);
+         * only a full backlog could make it wait, so bound that. */
+        struct timeval tv = {.tv_sec = 0, .tv_usec = 20000};
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        int r = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+        close(fd);
+        return r == 0;
+}
+
+/* ---- dyno lifecycle ---- */
+
+static void dispatch(struct dyno *d, enum dyno_event ev);
+static void dyno_free(struct dyno *d);
+static void converge_app(struct app_rt *a);
+
+static void set_state(struct dyno *d, enum dyno_state next)
+{
+        if (d->state == next)
+                return;
+        enum dyno_state prev = d->state;
+        d->state = next;
+        d->state_since = now_usec();
+        /* Stopping is ours, not Heroku's: it logs "from up to down". */
+        if (next != DS_STOPPING) {
+                dyno_event_log(d, "State changed from %s to %s", state_names[d->logged_state],
+                               state_names[next]);
+                d->logged_state = next;
+        }
+        if (is_web(d) && (prev == DS_UP || next == DS_UP))
+                table_changed(d->app->sup);
+}
+
+static void dispatch(struct dyno *d, enum dyno_event ev)
+{
+        if (!transitions[d->state][ev].valid)
+                return;
+        struct transition t = transitions[d->state][ev].t;
+        set_state(d, t.next);
+        if (t.action)
+                t.action(d);
+}
+
+static void on_dyno_timer(struct loop_timer *t, void *userdata)
+{
+        struct dyno *d = userdata;
+        switch (d->state) {
+        case DS_STARTING:
+                if (port_accepts(d->port)) {
+                        dispatch(d, EV_BOUND);
+                        return;
+                }
+                if ((uint64_t)mono_usec() >= d->boot_deadline && !d->boot_failed) {
+                        dispatch(d, EV_BOOT_TIMEOUT);
+                        return;
+                }
+                loop_timer_set(d->timer, mono_ms_from_now(BOOT_POLL_MS));
+                return;
+        case DS_CRASHED:
+                dispatch(d, EV_RESTART_DUE);
+                return;
+        case DS_STOPPING:
+                dispatch(d, EV_KILL_TIMEOUT);
+                return;
+        default:
+                return;
+        }
+}
+
+static void signal_dyno(struct dyno *d, int sig)
+{
+        if (d->pid <= 0)
+                return;
+        if (d->app->sup->cfg.unisolated) {
+                (void)kill(-d->pid, sig); /* its own session and process group */
+                return;
+        }
+        unsigned n = 0;
+        int r = dyno_cgroup_signal(d->cgroup, sig, sig != SIGKILL, &n);
+        if (r < 0 || n == 0)
+                (void)kill(d->pid, sig);
+}
+
+static void close_output(struct dyno *d)
+{
+        loop_io_free(d->out_io);
+        d->out_io = NULL;
+        if (d->out_fd >= 0)
+                close(d->out_fd);
+        d->out_fd = -1;
+}
+
+/* Dyno output: split into lines (a longer one than LINE_MAX_BYTES is cut),
+ * each one logged as app[web.1]. */
+static void emit_lines(struct dyno *d, bool flush)
+{
+        struct strbuf *p = &d->partial;
+        size_t start = 0;
+        if (p->len == 0)
+                return;
+        for (;;) {
+                char *nl = memchr(p->buf + start, '\n', p->len - start);
+                size_t end = nl ? (size_t)(nl - p->buf) : p->len;
+                size_t len = end - start;
+                if (!nl && len < LINE_MAX_BYTES && !flush)
+                        break;
+                if (!nl && len == 0)
+                        break;
+                if (len > LINE_MAX_BYTES) {
+                        len = LINE_MAX_BYTES;
+                        end = start + len;
+                        nl = NULL;
+                }
+                size_t n = len;
+                if (n && p->buf[start + n - 1] == '\r')
+                        n--;
+                app_log_n(d->app, "app", d->name, p->buf + start, n);
+                start = nl ? end + 1 : end;
+                if (start >= p->len)
+                        break;
+        }
+        if (start > 0) {
+                memmove(p->buf, p->buf + start, p->len - start);
+                p->len -= start;
+                p->buf[p->len] = '\0';
+        }
+}
+
+static void on_dyno_output(struct loop_io *io, int fd, uint32_t revents, void *userdata)
+{
+        struct dyno *d = userdata;
+        char buf[16384];
+        /* Bounded work per wakeup: a chatty dyno cannot starve the loop. */
+        for (int i = 0; i < 16; i++) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n > 0) {
+                        if (strbuf_add(&d->partial, buf, (size_t)n) < 0)
+                                return;
+                        emit_lines(d, false);
+                        continue;
+                }
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;
+                /* EOF or error: the dyno closed its output. */
+                emit_lines(d, true);
+                close_output(d);
+                return;
+        }
+}
+
+static void on_dyno_exit(struct loop_io *io, int fd, uint32_t revents, void *userdata)
+{
+        struct dyno *d = userdata;
+        int status = 0;
+        if (waitpid(d->pid, &status, WNOHANG) == 0)
+                return;
+        /* Read what the dyno wrote before it went. */
+        if (d->out_fd >= 0)
+                on_dyno_output(d->out_io, d->out_fd, EPOLLIN, d);
+        if (d->partial.len)
+                emit_lines(d, true);
+        close_output(d);
+        loop_io_free(d->pid_io);
+        d->pid_io = NULL;
+        close(d->pidfd);
+        d->pidfd = -1;
+
+        bool oom = false;
+        if (!d->app->sup->cfg.unisolated) {
+                uint64_t usage, limit;
+                if (dyno_cgroup_memory(d->cgroup, &usage, &limit, &oom) >= 0 && oom)
+                        dyno_event_log(d, "Error R15 (Memory quota vastly exceeded) -> "
+                                          "Dyno killed at 2x its memory quota");
+                /* Leftovers of the dyno: none may survive it. */
+                (void)dyno_cgroup_signal(d->cgroup, SIGKILL, false, NULL);
+                (void)dyno_cgroup_remove(d->cgroup);
+        }
+        if (WIFEXITED(status))
+                dyno_event_log(d, "Process exited with status %d", WEXITSTATUS(status));
+        else if (WIFSIGNALED(status))
+                dyno_event_log(d, "Process exited with status %d", 128 + WTERMSIG(status));
+        d->pid = 0;
+        if (d->env_path) {
+                (void)unlink(d->env_path);
+                d->env_path = mfree(d->env_path);
+        }
+        dispatch(d, EV_EXITED);
+}
+
+/* The dyno's environment for pier-dyno: NUL-separated KEY=VALUE. */
+static int write_env_file(struct dyno *d, const struct config *cfg, char **ret_path)
+{
+        struct supervisor *sup = d->app->sup;
+        _cleanup_free_ char *dir = NULL, *path = NULL;
+        if (asprintf(&dir, "%s/dynos", sup->home) < 0 ||
+            asprintf(&path, "%s/%s-%s-%" PRId64 ".env", dir, d->app->id, d->name, mono_usec()) <
+                    0)
+                return -ENOMEM;
+        (void)mkdir(dir, 0700);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return -errno;
+        struct strbuf sb = STRBUF_INIT;
+        int r = 0;
+        for (size_t i = 0; r >= 0 && cfg && i < cfg->n; i++) {
+                r = strbuf_addf(&sb, "%s=", cfg->vars[i].key);
+                if (r >= 0)
+                        r = strbuf_add(&sb, cfg->vars[i].value, cfg->vars[i].value_len);
+                if (r >= 0)
+                        r = strbuf_addch(&sb, '\0');
+        }
+        if (r >= 0 && d->port)
+                r = strbuf_addf(&sb, "PORT=%u%c", d->port, '\0');
+        if (r >= 0)
+                r = strbuf_addf(&sb, "DYNO=%s%cPIER_APP=%s%cPIER_RELEASE_VERSION=%" PRId64 "%c",
+                                d->name, '\0', d->app->name, '\0', d->release, '\0');
+        if (r >= 0 && write(fd, sb.buf, sb.len) != (ssize_t)sb.len)
+                r = -EIO;
+        strbuf_release(&sb);
+        if (r < 0) {
+                unlink(path);
+                return r;
+        }
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+static int spawn_dyno(struct dyno *d)
+{
+        struct supervisor *sup = d->app->sup;
+        _cleanup_(config_freep) struct config *cfg = NULL;
+        int r = store_release_config(sup->store, d->app->id, d->release, &cfg);
+        if (r < 0)
+                return r;
+        if (is_web(d)) {
+                r = pick_port(sup, &d->port);
+                if (r < 0)
+                        return r;
+        }
+        d->env_path = mfree(d->env_path);
+        r = write_env_file(d, cfg, &d->env_path);
+        if (r < 0)
+                return r;
+        /* One cgroup per process start: during a preboot the old and the
+         * new web.1 run side by side, and a leftover is never mistaken
+         * for the new one. */
+        snprintf(d->cgroup, sizeof(d->cgroup), "%s/%s/%s-v%" PRId64 "-%" PRIu64, sup->cgroup_root,
+                 d->app->id, d->name, d->release, ++sup->spawns);
+
+        char uid[16], memory[24], pids[16];
+        snprintf(uid, sizeof(uid), "%" PRIu32, d->app->uid);
+        snprintf(memory, sizeof(memory), "%" PRIu64, size_memory(d->size));
+        snprintf(pids, sizeof(pids), "%u", size_pids(d->size));
+        const char *argv[24];
+        size_t n = 0;
+        argv[n++] = sup->dyno_bin;
+        argv[n++] = "--slug";
+        argv[n++] = d->app->slug_dir;
+        argv[n++] = "--name";
+        argv[n++] = d->name;
+        argv[n++] = "--env-file";
+        argv[n++] = d->env_path;
+        if (sup->cfg.unisolated)
+                argv[n++] = "--unisolated";
+        else {
+                argv[n++] = "--app-uid";
+                argv[n++] = uid;
+                argv[n++] = "--cgroup";
+                argv[n++] = d->cgroup;
+                argv[n++] = "--memory";
+                argv[n++] = memory;
+                argv[n++] = "--pids";
+                argv[n++] = pids;
+        }
+        argv[n++] = "--";
+        argv[n++] = d->command;
+        argv[n] = NULL;
+
+        int out[2];
+        if (pipe2(out, O_CLOEXEC) < 0)
+                return -errno;
+        struct spawn_opts o = {.argv = argv,
+                               .envp = (const char *const[]){"PATH=/usr/local/sbin:/usr/local/bin:"
+                                                             "/usr/sbin:/usr/bin:/sbin:/bin",
+                                                             NULL},
+                               .stdin_fd = -1,
+                               .stdout_fd = out[1],
+                               .stderr_fd = out[1],
+                               .new_session = true};
+        r = spawn(&o, &d->pid, &d->pidfd);
+        close(out[1]);
+        if (r < 0) {
+                close(out[0]);
+                return r;
+        }
+        d->out_fd = out[0];
+        (void)fcntl(d->out_fd, F_SETFL, O_NONBLOCK);
+        if ((r = loop_add_io(sup->loop, d->out_fd, EPOLLIN, on_dyno_output, d, &d->out_io)) < 0 ||
+            (r = loop_add_io(sup->loop, d->pidfd, EPOLLIN, on_dyno_exit, d, &d->pid_io)) < 0) {
+                signal_dyno(d, SIGKILL);
+                return r;
+        }
+        return 0;
+}
+
+/* Start (or restart) the process.  Failures to even start count as a crash. */
+static void act_spawn(struct dyno *d)
+{
+        d->boot_failed = false;
+        dyno_event_log(d, "Starting process with command `%s`", d->command);
+        int r = spawn_dyno(d);
+        if (r < 0) {
+                log_error_errno(r, "%s: starting %s: %m", d->app->name, d->name);
+                dyno_event_log(d, "Error: could not start the process: %s", strerror(-r));
+                set_state(d, DS_CRASHED);
+                act_crashed(d);
+                return;
+        }
+        if (!is_web(d)) {
+                dispatch(d, EV_BOUND); /* only web dynos must bind a port */
+                return;
+        }
+        d->boot_deadline = mono_ms_from_now(d->app->sup->cfg.boot_timeout_ms);
+        loop_timer_set(d->timer, mono_ms_from_now(10));
+}
+
+static void act_up(struct dyno *d)
+{
+        d->up_since = now_usec();
+        loop_timer_disable(d->timer);
+        if (d->replaces) {
+                /* Preboot: the new one serves now; the old one may go. */
+                struct dyno *old = d->replaces;
+                d->replaces = NULL;
+                old->remove_when_down = true;
+                dispatch(old, EV_STOP);
+        }
+}
+
+/* SPEC §4: restart at once the first time, then back off. */
+static void act_crashed(struct dyno *d)
+{
+        const struct supervisor_config *c = &d->app->sup->cfg;
+        if (d->up_since && now_usec() - d->up_since >= (int64_t)c->backoff_reset_ms * 1000)
+                d->crashes = 0;
+        d->up_since = 0;
+        d->crashes++;
+        uint64_t delay = 0;
+        if (d->crashes > 1) {
+                delay = c->backoff_base_ms;
+                for (unsigned i = 2; i < d->crashes && delay < c->backoff_max_ms; i++)
+                        delay *= 2;
+                delay = MIN(delay, (uint64_t)c->backoff_max_ms);
+        }
+        loop_timer_set(d->timer, (uint64_t)mono_usec() + delay * 1000);
+}
+
+static void act_r10(struct dyno *d)
+{
+        d->boot_failed = true;
+        dyno_event_log(d,
+                       "Error R10 (Boot timeout) -> Web process failed to bind to $PORT within "
+                       "%u seconds of launch",
+                       d->app->sup->cfg.boot_timeout_ms / 1000);
+        dyno_event_log(d, "Stopping process with SIGKILL");
+        signal_dyno(d, SIGKILL);
+}
+
+static void act_sigterm(struct dyno *d)
+{
+        if (d->pid <= 0) {
+                /* Nothing runs (a start failed): down at once. */
+                set_state(d, DS_DOWN);
+                act_down(d);
+                return;
+        }
+        dyno_event_log(d, "Stopping all processes with SIGTERM");
+        signal_dyno(d, SIGTERM);
+        loop_timer_set(d->timer, mono_ms_from_now(d->app->sup->cfg.stop_timeout_ms));
+}
+
+static void act_r12(struct dyno *d)
+{
+        dyno_event_log(d,
+                       "Error R12 (Exit timeout) -> Process failed to exit within %u seconds of "
+                       "SIGTERM",
+                       d->app->sup->cfg.stop_timeout_ms / 1000);
+        dyno_event_log(d, "Stopping process with SIGKILL");
+        signal_dyno(d, SIGKILL);
+        loop_timer_disable(d->timer);
+}
+
+static void act_down(struct dyno *d)
+{
+        loop_timer_disable(d->timer);
+        if (d->restart_when_down) {
+                d->restart_when_down = false;
+                d->crashes = 0;
+                set_state(d, DS_STARTING);
+                act_spawn(d);
+                return;
+        }
+        if (d->remove_when_down) {
+                struct app_rt *a = d->app;
+                dyno_free(d);
+                /* A slot may be free for a dyno that waited on it. */
+                converge_app(a);
+        }
+}
+
+static struct dyno *dyno_new(struct app_rt *a, const char *type, unsigned index, int64_t release,
+                             const char *command, const char *size)
+{
+        struct dyno *d = calloc(1, sizeof(*d));
+        if (!d)
+                return NULL;
+        d->app = a;
+        snprintf(d->type, sizeof(d->type), "%s", type);
+        snprintf(d->name, sizeof(d->name), "%s.%u", type, index);
+        d->release = release;
+        d->command = strdup(command);
+        d->size = strdup(size ? size : "standard-1x");
+        d->pidfd = -1;
+        d->out_fd = -1;
+        d->state = DS_STARTING;
+        d->state_since = now_usec();
+        if (!d->command || !d->size ||
+            loop_add_timer(a->sup->loop, 0, on_dyno_timer, d, &d->timer) < 0) {
+                free(d->command);
+                free(d->size);
+                free(d);
+                return NULL;
+        }
+        /* Append: ps lists dynos in the order they were made. */
+        struct dyno **p = &a->dynos;
+        while (*p)
+                p = &(*p)->next;
+        *p = d;
+        return d;
+}
+
+static void dyno_free(struct dyno *d)
+{
+        struct app_rt *a = d->app;
+        for (struct dyno **p = &a->dynos; *p; p = &(*p)->next)
+                if (*p == d) {
+                        *p = d->next;
+                        break;
+                }
+        for (struct dyno *o = a->dynos; o; o = o->next)
+                if (o->replaces == d)
+                        o->replaces = NULL;
+        if (d->pid > 0) {
+                /* Only at shutdown: a dyno freed while running is killed. */
+                signal_dyno(d, SIGKILL);
+        }
+        close_output(d);
+        loop_io_free(d->pid_io);
+        if (d->pidfd >= 0)
+                close(d->pidfd);
+        loop_timer_free(d->timer);
+        strbuf_release(&d->partial);
+        if (d->env_path)
+                (void)unlink(d->env_path);
+        free(d->env_path);
+        free(d->command);
+        free(d->size);
+        free(d);
+}
+
+static bool dyno_live(const struct dyno *d)
+{
+        return d->state != DS_DOWN && !d->remove_when_down;
+}
+
+/* ---- apps ---- */
+
+static struct app_rt *app_find(struct supervisor *sup, const char *app_id)
+{
+        for (struct app_rt *a = sup->apps; a; a = a->next)
+                if (streq(a->id, app_id))
+                        return a;
+        return NULL;
+}
+
+static struct app_rt *app_get(struct supervisor *sup, const struct app *app)
+{
+        struct app_rt *a = app_find(sup, app->id);
+        if (!a) {
+                a = calloc(1, sizeof(*a));
+                if (!a)
+                        return NULL;
+                a->sup = sup;
+                snprintf(a->id, sizeof(a->id), "%s", app->id);
+                a->next = sup->apps;
+                sup->apps = a;
+        }
+        if (!a->name || !streq(a->name, app->name) || a->maintenance != app->maintenance) {
+                char *n = strdup(app->name);
+                if (!n)
+                        return NULL;
+                free(a->name);
+                a->name = n;
+                a->maintenance = app->maintenance;
+                table_changed(sup);
+        }
+        a->uid = app->uid;
+        return a;
+}
+
+static void app_rt_free(struct app_rt *a)
+{
+        struct supervisor *sup = a->sup;
+        for (struct app_rt **p = &sup->apps; *p; p = &(*p)->next)
+                if (*p == a) {
+                        *p = a->next;
+                        break;
+                }
+        while (a->dynos)
+                dyno_free(a->dynos);
+        logring_clear(&a->log);
+        free(a->name);
+        free(a->slug_dir);
+        free(a);
+}
+
+/* ---- slugs ---- */
+
+struct unpack {
+        struct unpack *next;
+        struct supervisor *sup;
+        char app_id[37];
+        int64_t release;
+        char *tmp, *dir;
+        pid_t pid;
+        int pidfd;
+        struct loop_io *io;
+};
+
+static void unpack_free(struct unpack *u)
+{
+        for (struct unpack **p = &u->sup->unpacks; *p; p = &(*p)->next)
+                if (*p == u) {
+                        *p = u->next;
+                        break;
+                }
+        loop_io_free(u->io);
+        if (u->pidfd >= 0)
+                close(u->pidfd);
+        free(u->tmp);
+        free(u->dir);
+        free(u);
+}
+
+static void on_unpacked(struct loop_io *io, int fd, uint32_t revents, void *userdata)
+{
+        struct unpack *u = userdata;
+        int status = 0;
+        if (waitpid(u->pid, &status, WNOHANG) == 0)
+                return;
+        struct app_rt *a = app_find(u->sup, u->app_id);
+        bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && rename(u->tmp, u->dir) == 0;
+        if (!ok)
+                log_error("unpacking release v%" PRId64 " of app %s failed", u->release, u->app_id);
+        if (a && a->unpacking_release == u->release) {
+                a->unpacking = false;
+                if (ok)
+                        supervisor_converge(u->sup, u->app_id);
+        }
+        unpack_free(u);
+}
+
+/* The release's slug unpacked once into run/APP_ID/vN, shared by its dynos.
+ * 0: ready (*ret_dir set); -EINPROGRESS: unpacking, converge comes again. */
+static int ensure_unpacked(struct app_rt *a, const struct release *rel, char **ret_dir)
+{
+        struct supervisor *sup = a->sup;
+        _cleanup_free_ char *dir = NULL, *slug = NULL, *parent = NULL;
+        if (asprintf(&parent, "%s/run/%s", sup->home, a->id) < 0 ||
+            asprintf(&dir, "%s/v%" PRId64, parent, rel->version) < 0 ||
+            asprintf(&slug, "%s/slugs/%s/%s.tar.zst", sup->home, a->id, rel->slug_id) < 0)
+                return -ENOMEM;
+        struct stat st;
+        if (stat(dir, &st) == 0) {
+                *ret_dir = TAKE_PTR(dir);
+                return 0;
+        }
+        if (a->unpacking && a->unpacking_release == rel->version)
+                return -EINPROGRESS;
+
+        _cleanup_free_ char *run = NULL;
+        if (asprintf(&run, "%s/run", sup->home) < 0)
+                return -ENOMEM;
+        (void)mkdir(run, 0711);
+        (void)mkdir(parent, 0711);
+        struct unpack *u = calloc(1, sizeof(*u));
+        if (!u)
+                return -ENOMEM;
+        u->sup = sup;
+        u->pidfd = -1;
+        snprintf(u->app_id, sizeof(u->app_id), "%s", a->id);
+        u->release = rel->version;
+        if (asprintf(&u->tmp, "%s/.v%" PRId64 ".%" PRId64, parent, rel->version, mono_usec()) <
+            0) {
+                u->tmp = NULL;
+                unpack_free(u);
+                return -ENOMEM;
+        }
+        u->dir = TAKE_PTR(dir);
+        /* The app's uid owns the unpacked files: in the dyno's overlay it
+         * may then change them (the change vanishes at restart). */
+        char uid[16];
+        snprintf(uid, sizeof(uid), "%" PRIu32, a->uid);
+        const char *argv[] = {sup->build_bin, "extract", "--uid", uid, slug, u->tmp, NULL};
+        const char *argv_plain[] = {sup->build_bin, "extract", slug, u->tmp, NULL};
+        struct spawn_opts o = {.argv = sup->cfg.unisolated ? argv_plain : argv,
+                               .stdin_fd = -1,
+                               .stdout_fd = STDERR_FILENO,
+                               .stderr_fd = STDERR_FILENO};
+        int r = spawn(&o, &u->pid, &u->pidfd);
+        if (r >= 0)
+                r = loop_add_io(sup->loop, u->pidfd, EPOLLIN, on_unpacked, u, &u->io);
+        if (r < 0) {
+                unpack_free(u);
+                return r;
+        }
+        u->next = sup->unpacks;
+        sup->unpacks = u;
+        a->unpacking = true;
+        a->unpacking_release = rel->version;
+        return -EINPROGRESS;
+}
+
+/* ---- converging ---- */
+
+static struct dyno *find_dyno(struct app_rt *a, const char *name, int64_t release)
+{
+        for (struct dyno *d = a->dynos; d; d = d->next)
+                if (dyno_live(d) && streq(d->name, name) && d->release == release)
+                        return d;
+        return NULL;
+}
+
+static bool wanted(const struct dyno *d, const struct formation *f, const json_t *pt,
+                   int64_t release)
+{
+        if (d->release != release || !json_is_string(json_object_get(pt, d->type)))
+                return false;
+        const char *dot = strrchr(d->name, '.');
+        long index = dot ? strtol(dot + 1, NULL, 10) : 0;
+        for (size_t i = 0; f && i < f->n; i++)
+                if (streq(f->items[i].type, d->type))
+                        return index >= 1 && index <= f->items[i].quantity;
+        return false;
+}
+
+static void converge_app(struct app_rt *a)
+{
+        struct supervisor *sup = a->sup;
+        _cleanup_(release_list_freep) struct release_list *rels = NULL;
+        _cleanup_(formation_freep) struct formation *f = NULL;
+        if (store_release_list(sup->store, a->id, &rels) < 0 ||
+            store_formation_get(sup->store, a->id, &f) < 0) {
+                log_error("%s: reading its releases and formation failed", a->name);
+                return;
+        }
+        const struct release *cur = NULL;
+        for (size_t i = 0; i < rels->n && !cur; i++)
+                if (rels->releases[i].current)
+                        cur = &rels->releases[i];
+
+        _cleanup_(json_decrefp) json_t *pt = NULL;
+        int64_t release = 0;
+        if (cur && cur->slug_id) {
+                _cleanup_free_ char *dir = NULL;
+                int r = ensure_unpacked(a, cur, &dir);
+                if (r == -EINPROGRESS)
+                        return; /* the old dynos run on until it is ready */
+                if (r < 0) {
+                        log_error_errno(r, "%s: unpacking v%" PRId64 ": %m", a->name, cur->version);
+                        return;
+                }
+                free(a->slug_dir);
+                a->slug_dir = TAKE_PTR(dir);
+                release = cur->version;
+                pt = json_loads(cur->process_types, 0, NULL);
+        }
+        a->release = release;
+
+        /* Start what is missing. */
+        for (size_t i = 0; pt && f && i < f->n; i++) {
+                const struct formation_item *it = &f->items[i];
+                const char *command = json_string_value(json_object_get(pt, it->type));
+                if (!command)
+                        continue;
+                for (int k = 1; k <= it->quantity; k++) {
+                        char name[80];
+                        snprintf(name, sizeof(name), "%s.%d", it->type, k);
+                        if (find_dyno(a, name, release))
+                                continue;
+                        struct dyno *d = dyno_new(a, it->type, (unsigned)k, release, command,
+                                                  it->size);
+                        if (!d)
+                                continue;
+                        /* The one it replaces: a web dyno that serves stays
+                         * until this one is up (preboot). */
+                        for (struct dyno *o = a->dynos; o; o = o->next) {
+                                if (o == d || !dyno_live(o) || !streq(o->name, name))
+                                        continue;
+                                if (is_web(o) && o->state == DS_UP && !d->replaces) {
+                                        bool taken = false;
+                                        for (struct dyno *x = a->dynos; x; x = x->next)
+                                                if (x->replaces == o)
+                                                        taken = true;
+                                        if (!taken) {
+                                                d->replaces = o;
+                                                continue;
+                                        }
+                                }
+                        }
+                        act_spawn(d);
+                }
+        }
+
+        /* Stop what is not wanted (but not what a starting dyno replaces). */
+        for (struct dyno *d = a->dynos, *next; d; d = next) {
+                next = d->next;
+                if (!dyno_live(d) || wanted(d, f, pt, release))
+                        continue;
+                bool pending = false;
+                for (struct dyno *x = a->dynos; x; x = x->next)
+                        if (x->replaces == d && dyno_live(x))
+                                pending = true;
+                if (pending)
+                        continue;
+                d->remove_when_down = true;
+                if (d->state == DS_CRASHED || d->state == DS_STARTING || d->state == DS_UP)
+                        dispatch(d, EV_STOP);
+                else if (d->state == DS_DOWN)
+                        dyno_free(d);
+        }
+}
+
+void supervisor_converge(struct supervisor *sup, const char *app_id)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (store_app_get(sup->store, app_id, &app) < 0)
+                return;
+        struct app_rt *a = app_get(sup, app);
+        if (a)
+                converge_app(a);
+}
+
+void supervisor_app_removed(struct supervisor *sup, const char *app_id)
+{
+        struct app_rt *a = app_find(sup, app_id);
+        if (!a)
+                return;
+        for (struct dyno *d = a->dynos; d; d = d->next)
+                signal_dyno(d, SIGKILL);
+        app_rt_free(a);
+        table_changed(sup);
+}
+
+static bool matches(const struct dyno *d, const char *what)
+{
+        return !what || streq(what, d->type) || streq(what, d->name);
+}
+
+int supervisor_restart(struct supervisor *sup, const char *app_id, const char *what)
+{
+        struct app_rt *a = app_find(sup, app_id);
+        int found = 0;
+        for (struct dyno *d = a ? a->dynos : NULL; d; d = d->next) {
+                if (!dyno_live(d) || !matches(d, what))
+                        continue;
+                found = 1;
+                d->crashes = 0;
+                if (d->state == DS_CRASHED) {
+                        dispatch(d, EV_RESTART_DUE);
+                        continue;
+                }
+                d->restart_when_down = true;
+                dispatch(d, EV_STOP);
+        }
+        return found ? 0 : -ENOENT;
+}
+
+int supervisor_stop(struct supervisor *sup, const char *app_id, const char *what)
+{
+        struct app_rt *a = app_find(sup, app_id);
+        int found = 0;
+        for (struct dyno *d = a ? a->dynos : NULL, *next; d; d = next) {
+                next = d->next;
+                if (!dyno_live(d) || !matches(d, what))
+                        continue;
+                found = 1;
+                /* ps:stop: the formation brings it back (as Heroku does). */
+                d->remove_when_down = true;
+                dispatch(d, EV_STOP);
+        }
+        return found ? 0 : -ENOENT;
+}
+
+/* ---- reporting ---- */
+
+json_t *supervisor_dynos_json(struct supervisor *sup, const char *app_id)
+{
+        json_t *list = json_array();
+        struct app_rt *a = app_find(sup, app_id);
+        for (struct dyno *d = a ? a->dynos : NULL; list && d; d = d->next) {
+                if (d->state == DS_DOWN)
+                        continue;
+                char since[32];
+                time_iso8601(d->state_since, since);
+                json_array_append_new(
+                        list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:I}, s:s, s:I, s:b, s:I}",
+                                        "name", d->name, "type", d->type, "state",
+                                        state_names[d->state], "command", d->command, "size",
+                                        d->size, "release", "version", (json_int_t)d->release,
+                                        "updated_at", since, "port", (json_int_t)d->port,
+                                        "isolated", !sup->cfg.unisolated, "pid",
+                                        (json_int_t)d->pid));
+        }
+        return list;
+}
+
+json_t *supervisor_log_json(struct supervisor *sup, const char *app_id, size_t max_lines)
+{
+        json_t *list = json_array();
+        struct app_rt *a = app_find(sup, app_id);
+        if (!a || !list)
+                return list;
+        size_t n = MIN(max_lines, a->log.count);
+        size_t first = (a->log.next + APP_LOG_LINES - n) % APP_LOG_LINES;
+        for (size_t i = 0; i < n; i++) {
+                const char *line = a->log.lines[(first + i) % APP_LOG_LINES];
+                /* Dyno output may be any bytes: keep what is valid text. */
+                json_t *s = json_string(line);
+                if (!s)
+                        s = json_string("(line not valid UTF-8)");
+                json_array_append_new(list, s);
+        }
+        return list;
+}
+
+uint64_t supervisor_table_version(const struct supervisor *sup)
+{
+        return sup->table_version;
+}
+
+json_t *supervisor_table_json(struct supervisor *sup)
+{
+        json_t *apps = json_array();
+        for (struct app_rt *a = sup->apps; apps && a; a = a->next) {
+                json_t *dynos = json_array();
+                bool crashed = false, any = false;
+                for (struct dyno *d = a->dynos; dynos && d; d = d->next) {
+                        if (!is_web(d) || d->state == DS_DOWN)
+                                continue;
+                        any = true;
+                        if (d->state == DS_UP)
+                                json_array_append_new(dynos,
+                                                      json_pack("{s:s, s:i}", "name", d->name,
+                                                                "port", (int)d->port));
+                        else if (d->state == DS_CRASHED)
+                                crashed = true;
+                }
+                char host[300];
+                snprintf(host, sizeof(host), "%s.%s", a->name, sup->domain);
+                json_array_append_new(
+                        apps, json_pack("{s:s, s:s, s:[s], s:b, s:b, s:b, s:o}", "id", a->id,
+                                        "name", a->name, "hosts", host, "maintenance",
+                                        a->maintenance, "crashed",
+                                        crashed && json_array_size(dynos) == 0, "deployed",
+                                        a->release > 0 || any, "dynos",
+                                        dynos ? dynos : json_array()));
+        }
+        return json_pack("{s:I, s:o}", "version", (json_int_t)sup->table_version, "apps",
+                         apps ? apps : json_array());
+}
+
+void supervisor_set_table_listener(struct supervisor *sup, void (*on_change)(void *userdata),
+                                   void *userdata)
+{
+        sup->on_table_change = on_change;
+        sup->table_userdata = userdata;
+}
+
+/* R14: over the quota, logged at most every 20 s (the kernel kills at 2x). */
+static void on_memory_timer(struct loop_timer *t, void *userdata)
+{
+        struct supervisor *sup = userdata;
+        int64_t now = now_usec();
+        for (struct app_rt *a = sup->apps; a; a = a->next)
+                for (struct dyno *d = a->dynos; d; d = d->next) {
+                        uint64_t usage, limit;
+                        bool oom;
+                        if (d->state != DS_UP ||
+                            dyno_cgroup_memory(d->cgroup, &usage, &limit, &oom) < 0)
+                                continue;
+                        if (usage > size_memory(d->size) && now - d->last_r14 > 20 * 1000000LL) {
+                                d->last_r14 = now;
+                                dyno_event_log(d, "Error R14 (Memory quota exceeded)");
+                        }
+                }
+        loop_timer_set(t, mono_ms_from_now(MEMORY_POLL_MS));
+}
+
+/* ---- life ---- */
+
+int supervisor_new(struct loop *l, struct store *s, const struct supervisor_config *cfg,
+                   struct supervisor **ret)
+{
+        struct supervisor *sup = calloc(1, sizeof(*sup));
+        if (!sup)
+                return -ENOMEM;
+        sup->loop = l;
+        sup->store = s;
+        sup->cfg = *cfg;
+        sup->home = strdup(cfg->home);
+        sup->dyno_bin = strdup(cfg->dyno_bin);
+        sup->build_bin = strdup(cfg->build_bin);
+        sup->domain = strdup(cfg->domain);
+        sup->table_version = 1;
+        char real[PATH_MAX], hash[65];
+        const char *home = realpath(cfg->home, real) ? real : cfg->home;
+        sha256_hex(home, strlen(home), hash);
+        snprintf(sup->cgroup_root, sizeof(sup->cgroup_root), "pier/%.12s", hash);
+        int r = -ENOMEM;
+        if (!sup->home || !sup->dyno_bin || !sup->build_bin || !sup->domain)
+                goto fail;
+        if (!cfg->unisolated) {
+                r = loop_add_timer(l, mono_ms_from_now(MEMORY_POLL_MS), on_memory_timer, sup,
+                                   &sup->memory_timer);
+                if (r < 0)
+                        goto fail;
+        }
+        *ret = sup;
+        return 0;
+fail:
+        supervisor_free(sup);
+        return r;
+}
+
+struct supervisor *supervisor_free(struct supervisor *sup)
+{
+        if (!sup)
+                return NULL;
+        /* Shutting down: every dyno gets SIGTERM; the next pierd kills what
+         * is left of them before it starts the formation again. */
+        for (struct app_rt *a = sup->apps; a; a = a->next)
+                for (struct dyno *d = a->dynos; d; d = d->next)
+                        if (d->pid > 0) {
+                                signal_dyno(d, SIGTERM);
+                                d->pid = 0; /* do not SIGKILL it in dyno_free */
+                        }
+        while (sup->apps)
+                app_rt_free(sup->apps);
+        while (sup->unpacks)
+                unpack_free(sup->unpacks); /* the child finishes on its own */
+        loop_timer_free(sup->memory_timer);
+        free(sup->home);
+        free(sup->dyno_bin);
+        free(sup->build_bin);
+        free(sup->domain);
+        free(sup);
+        return NULL;
+}
+
+/* Dynos of a previous pierd (crashed or killed): find them by cgroup and
+ * kill them, so the formation never runs twice. */
+static void kill_leftovers(struct supervisor *sup)
+{
+        char **apps = NULL;
+        if (sup->cfg.unisolated || dyno_cgroup_list(sup->cgroup_root, &apps) < 0)
+                return;
+        unsigned killed = 0;
+        for (char **a = apps; a && *a; a++) {
+                _cleanup_free_ char *parent = NULL;
+                if (asprintf(&parent, "%s/%s", sup->cgroup_root, *a) < 0)
+                        continue;
+                char **dynos = NULL;
+                if (dyno_cgroup_list(parent, &dynos) >= 0)
+                        for (char **d = dynos; d && *d; d++) {
+                                _cleanup_free_ char *name = NULL;
+                                unsigned n = 0;
+                                if (asprintf(&name, "%s/%s", parent, *d) < 0)
+                                        continue;
+                                /* A few rounds: processes may fork as we go. */
+                                for (int i = 0; i < 50; i++) {
+                                        n = 0;
+                                        if (dyno_cgroup_signal(name, SIGKILL, false, &n) < 0 ||
+                                            n == 0)
+                                                break;
+                                        killed += n;
+                                        usleep(10000);
+                                }
+                                (void)dyno_cgroup_remove(name);
+                        }
+                for (char **d = dynos; d && *d; d++)
+                        free(*d);
+                free(dynos);
+                (void)dyno_cgroup_remove(parent);
+                free(*a);
+        }
+        free(apps);
+        if (killed)
+                log_notice("killed %u processes of dynos left by a previous pierd", killed);
+}
+
+int supervisor_start_all(struct supervisor *sup)
+{
+        kill_leftovers(sup);
+        _cleanup_(app_list_freep) struct app_list *l = NULL;
+        int r = store_app_list(sup->store, &l);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < l->n; i++) {
+                struct app_rt *a = app_get(sup, &l->apps[i]);
+                if (a)
+                        converge_app(a);
+        }
+        return 0;
+}
