@@ -757,8 +757,21 @@ static int post_release(struct build *b)
         b->release_version = json_integer_value(version);
         json_decref(reply);
         r = wait_for_web(b);
-        if (r < 0)
+        if (r < 0) {
+                /* The previous release stays current: this one is failed. */
+                _cleanup_free_ char *rpath = NULL;
+                json_t *patch = json_pack("{s:s}", "status", "failed");
+                if (patch && asprintf(&rpath, "/apps/%s/releases/%" PRId64, b->cfg->app_id,
+                                      b->release_version) >= 0) {
+                        json_t *ignored = NULL;
+                        char *e = NULL;
+                        (void)api_call(&b->api, "PATCH", rpath, patch, &status, &ignored, &e);
+                        json_decref(ignored);
+                        free(e);
+                }
+                json_decref(patch);
                 return r;
+        }
         output_step_end(" done, v%" PRId64, b->release_version);
         if (b->cfg->web_url && *b->cfg->web_url)
                 output_detail("%s deployed to pier", b->cfg->web_url);

@@ -251,6 +251,14 @@ int cmd_releases(struct cli *cli);
 int cmd_releases_info(struct cli *cli);
 int cmd_rollback(struct cli *cli);
 
+int cmd_ps(struct cli *cli);
+int cmd_ps_scale(struct cli *cli);
+int cmd_ps_type(struct cli *cli);
+int cmd_ps_restart(struct cli *cli);
+int cmd_ps_stop(struct cli *cli);
+
+int cmd_logs(struct cli *cli);
+
 int cmd_buildpacks(struct cli *cli);
 int cmd_buildpacks_set(struct cli *cli);
 int cmd_buildpacks_add(struct cli *cli);

@@ -73,6 +73,38 @@ static const struct cli_command commands[] = {
      "Makes a new release with vN's slug and config vars; add-ons stay as they are.", NULL,
      CMD_APP},
 
+    {"ps", cmd_ps, "ps [TYPE...]", "list the app's dynos",
+     "One section per process type: its size, command and dynos, each with its\n"
+     "state and since when.  With TYPEs, only those.",
+     NULL, CMD_APP},
+    {"ps:scale", cmd_ps_scale, "ps:scale TYPE=N|TYPE+N|TYPE-N[:SIZE]...",
+     "change how many dynos of each process type run",
+     "web=3 runs three web dynos, web+1 one more, web-1 one less; :SIZE\n"
+     "(standard-1x or standard-2x) also sets their size.  Several changes at\n"
+     "once: `pier ps:scale web=2 worker=1`.  Without arguments: the formation.",
+     NULL, CMD_APP},
+    {"ps:type", cmd_ps_type, "ps:type [TYPE=SIZE...|SIZE]", "show or change dyno sizes",
+     "Sizes: standard-1x (512 MB) and standard-2x (1 GB).  A SIZE alone\n"
+     "applies to every process type.  Also `pier ps:resize`.",
+     NULL, CMD_APP},
+    {"ps:restart", cmd_ps_restart, "ps:restart [TYPE|DYNO]",
+     "restart all dynos, those of a process type, or one",
+     "TYPE is a process type (web), DYNO one dyno (web.1).  Also `pier restart`.", NULL, CMD_APP},
+    {"ps:stop", cmd_ps_stop, "ps:stop TYPE|DYNO", "stop dynos (the formation starts them again)",
+     "As on Heroku, a stopped formation dyno is started again; scale to 0 to keep\n"
+     "it down.  Also `pier stop`.",
+     NULL, CMD_APP},
+    {"logs", cmd_logs, "logs [-n N] [-s SOURCE] [-d DYNO]", "show the app's recent log lines",
+     "-n, --num N        the last N lines (default 100, at most 1500)\n"
+     "-s, --source SRC   only lines from app (the dynos' output) or heroku\n"
+     "                   (the platform)\n"
+     "-d, --dyno DYNO    only lines of a dyno (web.1) or a process type (web);\n"
+     "                   also -p, --ps\n"
+     "-t, --tail         not supported yet",
+     OPTIONS({"num", 'n', true}, {"source", 's', true}, {"dyno", 'd', true}, {"ps", 'p', true},
+             {"tail", 't', false}),
+     CMD_APP},
+
     {"buildpacks", cmd_buildpacks, "buildpacks", "show the app's buildpacks",
      "An app without buildpacks has them detected at each build.", NULL, CMD_APP},
     {"buildpacks:set", cmd_buildpacks_set, "buildpacks:set NAME|URL [-i INDEX]",
@@ -121,6 +153,9 @@ static const struct {
         const char *alias, *name;
 } aliases[] = {
     {"apps:list", "apps"},
+    {"ps:resize", "ps:type"},
+    {"restart", "ps:restart"},
+    {"stop", "ps:stop"},
 };
 
 /* Flags every command accepts.  Their index selects the field of struct

@@ -771,6 +771,34 @@ static unsigned h_releases_create(struct call *c)
         return 201;
 }
 
+/* PATCH a release: the build marks one failed when its dynos never came
+ * up, so that the one before it is current again. */
+static unsigned h_release_update(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        _cleanup_(release_freep) struct release *rel = NULL;
+        if (load_app(c, &app) < 0 || load_release(c, app, &rel) < 0)
+                return c->status;
+        json_t *st = c->body ? json_object_get(c->body, "status") : NULL;
+        if (!json_is_string(st))
+                return fail(c, 400, "give {\"status\": \"failed\"}");
+        if (!streq(json_string_value(st), "failed"))
+                return fail(c, 422, "a release can only be marked failed");
+        int r = store_release_fail(c->api->store, app->id, rel->version);
+        if (r < 0)
+                return fail_store(c, r, "marking the release failed");
+        log_info("%s: v%" PRId64 " marked failed by %s", app->name, rel->version,
+                 c->token->user);
+        supervisor_converge(c->api->sup, app->id);
+        int64_t version = rel->version;
+        release_free(TAKE_PTR(rel));
+        r = store_release_get(c->api->store, app->id, version, &rel);
+        if (r < 0)
+                return fail_store(c, r, "loading the release");
+        c->out = release_json(rel);
+        return 200;
+}
+
 static unsigned h_slug_info(struct call *c)
 {
         _cleanup_(app_freep) struct app *app = NULL;
@@ -1209,6 +1237,7 @@ static const struct route routes[] = {
         {"GET", "/apps/:app/buildpack-installations", h_buildpacks_get, 0},
         {"PUT", "/apps/:app/buildpack-installations", h_buildpacks_set, ROUTE_BODY},
         {"GET", "/apps/:app/releases/:release", h_release_info, 0},
+        {"PATCH", "/apps/:app/releases/:release", h_release_update, ROUTE_BODY},
         {"GET", "/apps/:app/releases/:release/config-vars", h_release_config, ROUTE_SECRET},
         {"GET", "/oauth/authorizations", h_tokens_list, ROUTE_GLOBAL},
         {"POST", "/oauth/authorizations", h_tokens_create, ROUTE_GLOBAL | ROUTE_BODY},

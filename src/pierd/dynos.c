@@ -28,6 +28,7 @@
 #define LINE_MAX_BYTES 10000 /* SPEC §6: a longer line is split */
 #define BOOT_POLL_MS   50
 #define MEMORY_POLL_MS 2000
+#define SHUTDOWN_GRACE_MS 2000
 
 /* ---- the state machine ---- */
 
@@ -911,10 +912,12 @@ static int ensure_unpacked(struct app_rt *a, const struct release *rel, char **r
 
 /* ---- converging ---- */
 
-static struct dyno *find_dyno(struct app_rt *a, const char *name, int64_t release)
+static struct dyno *find_dyno(struct app_rt *a, const char *name, int64_t release,
+                              const char *size)
 {
         for (struct dyno *d = a->dynos; d; d = d->next)
-                if (dyno_live(d) && streq(d->name, name) && d->release == release)
+                if (dyno_live(d) && streq(d->name, name) && d->release == release &&
+                    streq(d->size, size))
                         return d;
         return NULL;
 }
@@ -926,9 +929,11 @@ static bool wanted(const struct dyno *d, const struct formation *f, const json_t
                 return false;
         const char *dot = strrchr(d->name, '.');
         long index = dot ? strtol(dot + 1, NULL, 10) : 0;
+        /* A new size means new limits: the dyno is replaced (as Heroku). */
         for (size_t i = 0; f && i < f->n; i++)
                 if (streq(f->items[i].type, d->type))
-                        return index >= 1 && index <= f->items[i].quantity;
+                        return index >= 1 && index <= f->items[i].quantity &&
+                               streq(d->size, f->items[i].size);
         return false;
 }
 
@@ -974,7 +979,7 @@ static void converge_app(struct app_rt *a)
                 for (int k = 1; k <= it->quantity; k++) {
                         char name[80];
                         snprintf(name, sizeof(name), "%s.%d", it->type, k);
-                        if (find_dyno(a, name, release))
+                        if (find_dyno(a, name, release, it->size))
                                 continue;
                         struct dyno *d = dyno_new(a, it->type, (unsigned)k, release, command,
                                                   it->size);
@@ -1225,14 +1230,38 @@ struct supervisor *supervisor_free(struct supervisor *sup)
 {
         if (!sup)
                 return NULL;
-        /* Shutting down: every dyno gets SIGTERM; the next pierd kills what
-         * is left of them before it starts the formation again. */
+        /* Shutting down: every dyno gets SIGTERM and a short grace (the
+         * platform is going away, not one dyno), then SIGKILL, so nothing
+         * of it outlives pierd. */
+        bool any = false;
         for (struct app_rt *a = sup->apps; a; a = a->next)
                 for (struct dyno *d = a->dynos; d; d = d->next)
                         if (d->pid > 0) {
                                 signal_dyno(d, SIGTERM);
-                                d->pid = 0; /* do not SIGKILL it in dyno_free */
+                                any = true;
                         }
+        for (int i = 0; any && i < SHUTDOWN_GRACE_MS / 50; i++) {
+                any = false;
+                for (struct app_rt *a = sup->apps; a; a = a->next)
+                        for (struct dyno *d = a->dynos; d; d = d->next)
+                                if (d->pid > 0 && waitpid(d->pid, NULL, WNOHANG) == 0)
+                                        any = true;
+                                else
+                                        d->pid = 0;
+                if (any)
+                        usleep(50 * 1000);
+        }
+        for (struct app_rt *a = sup->apps; a; a = a->next)
+                for (struct dyno *d = a->dynos; d; d = d->next) {
+                        if (!sup->cfg.unisolated) {
+                                (void)dyno_cgroup_signal(d->cgroup, SIGKILL, false, NULL);
+                                (void)dyno_cgroup_remove(d->cgroup);
+                        } else if (d->pid > 0)
+                                (void)kill(-d->pid, SIGKILL);
+                        if (d->pid > 0)
+                                (void)waitpid(d->pid, NULL, 0);
+                        d->pid = 0;
+                }
         while (sup->apps)
                 app_rt_free(sup->apps);
         while (sup->unpacks)

@@ -1196,3 +1196,27 @@ int store_formation_update(struct store *s, const char *app_id, const struct for
         }
         return commit(s);
 }
+
+int store_release_fail(struct store *s, const char *app_id, int64_t version)
+{
+        int r = begin(s);
+        if (r < 0)
+                return r;
+        r = run(s,
+                "UPDATE releases SET status = 'failed', updated_at = ? WHERE app_id = ?"
+                " AND version = ?",
+                "isi", now_usec(), app_id, version);
+        if (r >= 0 && sqlite3_changes(s->db) != 1)
+                r = -ENOENT;
+        if (r >= 0)
+                r = run(s,
+                        "UPDATE apps SET released_at = COALESCE((SELECT created_at FROM releases"
+                        " WHERE app_id = ?1 AND status = 'succeeded' ORDER BY version DESC"
+                        " LIMIT 1), 0) WHERE id = ?1",
+                        "s", app_id);
+        if (r < 0) {
+                rollback(s);
+                return r;
+        }
+        return commit(s);
+}

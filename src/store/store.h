@@ -131,6 +131,9 @@ int store_release_deploy(struct store *s, const char *app_id, const struct slug 
  * config vars are set back to those.  Description "Rollback to vN". */
 int store_release_rollback(struct store *s, const char *app_id, int64_t version,
                            const char *user, int64_t *ret_version);
+/* Marks a release failed (its web dynos never came up): the newest
+ * succeeded release before it is current again. */
+int store_release_fail(struct store *s, const char *app_id, int64_t version);
 int store_slug_get(struct store *s, const char *app_id, const char *slug_id, struct slug **ret);
 void slug_free(struct slug *s);
 void release_free(struct release *r);

@@ -268,6 +268,34 @@ class PushTest(DeployTestCase):
         self.assertEqual(rc, 0, err)
         self.assertTrue(out.startswith(self.head(good)), out)
 
+    def test_crashing_web_fails_the_push_and_keeps_the_old_release(self):
+        self.create_app("crashy")
+        repo = self.make_repo("procfile")
+        self.push_ok(repo, "crashy")                                      # v2, serving
+        dynos = self.api_ok("GET", "/apps/crashy/dynos")
+        old_port = [d["port"] for d in dynos if d["name"] == "web.1"][0]
+        self.commit(repo, "broken", files={"Procfile": b"web: sh -c 'echo boom; exit 3'\n"})
+        out = self.push_fails(repo, "crashy")
+        self.assertIn("crashed while starting; the previous release keeps serving", out)
+        rels = self.releases("crashy")
+        self.assertEqual(rels[0]["version"], 3)
+        self.assertEqual(rels[0]["status"], "failed")
+        self.assertFalse(rels[0]["current"])
+        self.assertTrue(self.release("crashy", 2)["current"])
+        self.assertIn("(failed)", self.pier_ok("releases", "-a", "crashy"))
+        # the v2 dyno still answers, and only v2 dynos are left
+        import urllib.request
+        body = urllib.request.urlopen("http://127.0.0.1:%d/" % old_port, timeout=10).read()
+        self.assertIn(b"pier sample app: procfile", body)
+        import time
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            versions = {d["release"]["version"] for d in self.api_ok("GET", "/apps/crashy/dynos")}
+            if versions == {2}:
+                break
+            time.sleep(0.1)
+        self.assertEqual(versions, {2})
+
     def test_bad_procfile_fails_clearly(self):
         self.create_app("badproc")
         repo = self.make_repo(files={"Procfile": b"web: a\nweb: b\n"})
