@@ -1,0 +1,61 @@
+/* The routing table: hostname -> app -> web dynos.
+ *
+ * A table is immutable once built and reference-counted (single-threaded:
+ * each router worker owns its tables; the count is a plain integer).  The
+ * worker holds one reference for "the current table"; every request in
+ * flight holds another, so a reload swaps the whole table at once while
+ * requests keep the table they started with.  table_unref() frees it when
+ * the last reference goes.
+ *
+ * Where tables come from is not this file's business: table_parse() takes
+ * the JSON text, whatever delivered it (today a file named by --table,
+ * later pierd's watch API):
+ *
+ *     {"apps": [{"name": "myapp", "hosts": ["myapp.localhost"],
+ *                "maintenance": false, "crashed": false,
+ *                "dynos": [{"name": "web.1", "port": 41001}]}]}
+ *
+ * Every app is also reachable at NAME.DOMAIN when a domain is given.
+ * Unknown keys are ignored; wrong types, bad names and bad ports are errors
+ * (the caller keeps its previous table).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TABLE_MAX_APPS      100000
+#define TABLE_MAX_DYNOS     1000 /* per app */
+#define TABLE_MAX_HOSTS     1000 /* per app */
+#define TABLE_HOST_MAX      253
+#define TABLE_DYNO_NAME_MAX 31
+
+struct table_dyno {
+        char name[TABLE_DYNO_NAME_MAX + 1];
+        uint16_t port; /* on 127.0.0.1 */
+};
+
+struct table_app {
+        char *name;
+        bool maintenance;
+        bool crashed;
+        struct table_dyno *dynos;
+        uint32_t n_dynos;
+};
+
+struct table;
+
+/* Returns 0 or -EINVAL (with *ret_error a static description) / -ENOMEM.
+ * The new table has one reference. */
+int table_parse(const char *json, size_t len, const char *domain, struct table **ret,
+                const char **ret_error);
+
+struct table *table_ref(struct table *t);
+void table_unref(struct table *t);
+
+size_t table_n_apps(const struct table *t);
+
+/* host: lowercase, no port, len bytes (not NUL-terminated).  NULL when the
+ * host is not in the table. */
+struct table_app *table_lookup(const struct table *t, const char *host, size_t len);
