@@ -658,6 +658,60 @@ static void reset_signals(void)
         }
 }
 
+/* The app's output goes through a relay process of ours instead of
+ * straight into pierd's pipe: when pierd goes away (killed, restarted),
+ * that pipe breaks, and an app writing to it would die of SIGPIPE in the
+ * middle of serving requests.  The relay passes the output on while pierd
+ * reads it and drops it when nobody does; it ignores SIGTERM (the app
+ * decides when the dyno ends) and exits when the app's side is closed. */
+static int setup_relay(void)
+{
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = -errno;
+                close(p[0]);
+                close(p[1]);
+                return r;
+        }
+        if (pid == 0) {
+                close(p[1]);
+                (void)signal(SIGPIPE, SIG_IGN);
+                (void)signal(SIGTERM, SIG_IGN);
+                (void)signal(SIGINT, SIG_IGN);
+                (void)signal(SIGHUP, SIG_IGN);
+                bool out_ok = true;
+                char buf[65536];
+                for (;;) {
+                        ssize_t n = read(p[0], buf, sizeof(buf));
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0)
+                                _exit(0);
+                        for (ssize_t off = 0; out_ok && off < n;) {
+                                ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
+                                if (w < 0 && errno == EINTR)
+                                        continue;
+                                if (w <= 0)
+                                        out_ok = false; /* pierd is gone: drop */
+                                else
+                                        off += w;
+                        }
+                }
+        }
+        if (dup2(p[1], STDOUT_FILENO) < 0 || dup2(p[1], STDERR_FILENO) < 0) {
+                int r = -errno;
+                close(p[0]);
+                close(p[1]);
+                return r;
+        }
+        close(p[0]);
+        close(p[1]);
+        return 0;
+}
+
 static int run_isolated(const struct options *o)
 {
         __attribute__((cleanup(dyno_env_freep))) struct dyno_env *env = NULL;
@@ -718,6 +772,11 @@ static int run_isolated(const struct options *o)
                 argv_free(&a);
                 return fail(r, "building the bwrap command line");
         }
+        r = setup_relay();
+        if (r < 0) {
+                argv_free(&a);
+                return fail(r, "starting the output relay");
+        }
         reset_signals();
         execve(bwrap, a.v, empty_env);
         r = -errno;
@@ -753,6 +812,9 @@ static int run_unisolated(const struct options *o)
                 char *argv[] = {"sh", "-c", (char *)profile_wrapper(), (char *)o->command,
                                 dir,  NULL};
 
+                r = setup_relay();
+                if (r < 0)
+                        return fail(r, "starting the output relay");
                 reset_signals();
                 execve("/bin/sh", argv, envp);
         }

@@ -402,6 +402,7 @@ static unsigned h_apps_create(struct call *c)
         if (r < 0)
                 return fail_store(c, r, "creating the app");
         log_info("app %s created by %s", app->name, c->token->user);
+        supervisor_converge(c->api->sup, app->id); /* the router learns of it */
         c->out = app_json(c->api, app);
         return 201;
 }
@@ -435,6 +436,7 @@ static unsigned h_app_update(struct call *c)
                 if (r < 0)
                         return fail_store(c, r, "renaming the app");
                 log_info("app %s renamed to %s by %s", app->name, n, c->token->user);
+                supervisor_converge(c->api->sup, app->id);
         }
         app_free(TAKE_PTR(app));
         int r = store_app_get(c->api->store, n, &app);
@@ -1086,9 +1088,8 @@ static void on_watch_timeout(struct loop_timer *t, void *userdata)
         watcher_resume(w);
 }
 
-static void on_table_change(void *userdata)
+void api_table_changed(struct api *a)
 {
-        struct api *a = userdata;
         for (struct watcher *w = a->watchers; w; w = w->next)
                 if (!w->expired) {
                         w->expired = true;
@@ -1636,7 +1637,6 @@ int api_new(struct loop *l, struct store *s, const struct api_config *cfg, struc
                 goto fail;
         }
         a->sup = cfg->sup;
-        supervisor_set_table_listener(a->sup, on_table_change, a);
         a->git = (struct git_env){
                 .loop = l,
                 .store = s,
@@ -1676,8 +1676,6 @@ struct api *api_free(struct api *a)
         if (a->mhd)
                 MHD_stop_daemon(a->mhd);
         git_forget_children();
-        if (a->sup)
-                supervisor_set_table_listener(a->sup, NULL, NULL);
         while (a->watchers)
                 watcher_free(a->watchers);
         free(a->domain);

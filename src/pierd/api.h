@@ -34,5 +34,7 @@ struct api;
 
 int api_new(struct loop *l, struct store *s, const struct api_config *cfg, struct api **ret);
 struct api *api_free(struct api *a);
+/* The routing table changed: answer the router's long-polls. */
+void api_table_changed(struct api *a);
 /* The URL clients use to reach the API, e.g. "http://127.0.0.1:5000". */
 const char *api_url(const struct api *a);

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,9 +434,14 @@ static void on_dyno_exit(struct loop_io *io, int fd, uint32_t revents, void *use
         int status = 0;
         if (waitpid(d->pid, &status, WNOHANG) == 0)
                 return;
-        /* Read what the dyno wrote before it went. */
-        if (d->out_fd >= 0)
-                on_dyno_output(d->out_io, d->out_fd, EPOLLIN, d);
+        /* Read what the dyno wrote before it went: its output relay passes
+         * the last lines on and closes the pipe right after the app is gone
+         * (a bounded wait: a leftover process may still hold the pipe). */
+        for (int i = 0; i < 20 && d->out_fd >= 0; i++) {
+                struct pollfd pfd = {.fd = d->out_fd, .events = POLLIN};
+                if (poll(&pfd, 1, 10) > 0)
+                        on_dyno_output(d->out_io, d->out_fd, EPOLLIN, d);
+        }
         if (d->partial.len)
                 emit_lines(d, true);
         close_output(d);
@@ -1329,4 +1335,18 @@ int supervisor_start_all(struct supervisor *sup)
                         converge_app(a);
         }
         return 0;
+}
+
+void supervisor_router_log(struct supervisor *sup, const char *host, const char *msg, size_t len)
+{
+        size_t hlen = strcspn(host, ":");
+        size_t dlen = strlen(sup->domain);
+        for (struct app_rt *a = sup->apps; a; a = a->next) {
+                size_t nlen = strlen(a->name);
+                if (hlen == nlen + 1 + dlen && strncasecmp(host, a->name, nlen) == 0 &&
+                    host[nlen] == '.' && strncasecmp(host + nlen + 1, sup->domain, dlen) == 0) {
+                        app_log_n(a, "heroku", "router", msg, len);
+                        return;
+                }
+        }
 }

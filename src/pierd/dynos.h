@@ -64,6 +64,10 @@ json_t *supervisor_dynos_json(struct supervisor *sup, const char *app_id);
  * (until the log hub lands). */
 json_t *supervisor_log_json(struct supervisor *sup, const char *app_id, size_t max_lines);
 
+/* A router access line for the app that serves `host`, as heroku[router]. */
+void supervisor_router_log(struct supervisor *sup, const char *host, const char *msg,
+                           size_t len);
+
 /* The routing table: every app's hosts, maintenance flag and up web dynos.
  * The version goes up with every change; `on_change` is called then. */
 uint64_t supervisor_table_version(const struct supervisor *sup);

@@ -19,6 +19,7 @@
 #include "lib/util.h"
 #include "net/loop.h"
 #include "pierd/api.h"
+#include "pierd/routerd.h"
 #include "store/store.h"
 
 #define DEFAULT_LISTEN        "127.0.0.1:5000"
@@ -37,6 +38,8 @@ struct options {
         uint16_t port_min, port_max;
         unsigned boot_timeout, stop_timeout;     /* seconds */
         unsigned backoff_ms, backoff_max_ms;
+        bool no_router;
+        unsigned router_workers;
 };
 
 static void usage(FILE *f)
@@ -51,6 +54,8 @@ static void usage(FILE *f)
                 "  --listen ADDR:PORT     API address (default " DEFAULT_LISTEN ")\n"
                 "  --router-listen ADDR:PORT\n"
                 "                         router address apps are served on (default " DEFAULT_ROUTER_LISTEN ")\n"
+                "  --router-workers N     router worker processes (default: one per CPU)\n"
+                "  --no-router            do not start pier-router (run it yourself)\n"
                 "  --domain DOMAIN        apps are APP.DOMAIN (default " DEFAULT_DOMAIN ")\n"
                 "  --public-url URL       how clients reach the API, if not the listen address\n"
                 "  --buildpacks-dir DIR   the built-in buildpacks (default: next to pierd)\n"
@@ -90,7 +95,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
         enum { ARG_HOME = 0x100, ARG_LISTEN, ARG_ROUTER_LISTEN, ARG_DOMAIN, ARG_PUBLIC_URL,
                ARG_BUILDPACKS_DIR, ARG_BUILD_TIMEOUT, ARG_BUILD_MAX_FILES, ARG_DYNO_PORTS,
-               ARG_BOOT_TIMEOUT, ARG_STOP_TIMEOUT, ARG_BACKOFF, ARG_BACKOFF_MAX, ARG_VERSION };
+               ARG_BOOT_TIMEOUT, ARG_STOP_TIMEOUT, ARG_BACKOFF, ARG_BACKOFF_MAX, ARG_NO_ROUTER,
+               ARG_ROUTER_WORKERS, ARG_VERSION };
         static const struct option longopts[] = {
                 {"home", required_argument, NULL, ARG_HOME},
                 {"listen", required_argument, NULL, ARG_LISTEN},
@@ -101,6 +107,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"build-timeout", required_argument, NULL, ARG_BUILD_TIMEOUT},
                 {"build-max-files", required_argument, NULL, ARG_BUILD_MAX_FILES},
                 {"dyno-ports", required_argument, NULL, ARG_DYNO_PORTS},
+                {"no-router", no_argument, NULL, ARG_NO_ROUTER},
+                {"router-workers", required_argument, NULL, ARG_ROUTER_WORKERS},
                 {"boot-timeout", required_argument, NULL, ARG_BOOT_TIMEOUT},
                 {"stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT},
                 {"crash-backoff", required_argument, NULL, ARG_BACKOFF},
@@ -148,6 +156,18 @@ static int parse_args(int argc, char **argv, struct options *o)
                                 return -EINVAL;
                         }
                         o->build_max_files = (unsigned)v;
+                        break;
+                }
+                case ARG_NO_ROUTER:
+                        o->no_router = true;
+                        break;
+                case ARG_ROUTER_WORKERS: {
+                        int64_t v;
+                        if (safe_atoi64(optarg, &v) < 0 || v < 1 || v > 64) {
+                                fprintf(stderr, "pierd: --router-workers wants 1..64\n");
+                                return -EINVAL;
+                        }
+                        o->router_workers = (unsigned)v;
                         break;
                 }
                 case ARG_DYNO_PORTS: {
@@ -339,6 +359,22 @@ static int find_buildpacks(const char *bindir, char **ret)
         return -ENOENT;
 }
 
+struct platform {
+        struct api *api;
+        struct routerd *router;
+};
+
+/* The supervisor's routing table changed: tell the router (the table file)
+ * and any long-polls of GET /router/table. */
+static void on_table_change(void *userdata)
+{
+        struct platform *p = userdata;
+        if (p->router)
+                routerd_table_changed(p->router);
+        if (p->api)
+                api_table_changed(p->api);
+}
+
 static void on_terminate(struct loop *l, const struct signalfd_siginfo *si, void *userdata)
 {
         log_info("%s received, shutting down", strsignal((int)si->ssi_signo));
@@ -364,8 +400,10 @@ int main(int argc, char **argv)
         struct store *store = NULL;
         struct api *api = NULL;
         struct supervisor *sup = NULL;
+        struct platform platform = {0};
+        struct routerd *router = NULL;
         _cleanup_free_ char *identity = NULL, *dbpath = NULL, *bindir = NULL, *build_bin = NULL,
-                            *buildpacks = NULL, *dyno_bin = NULL;
+                            *buildpacks = NULL, *dyno_bin = NULL, *router_bin = NULL;
         int r;
 
         log_set_ident("pierd");
@@ -492,6 +530,28 @@ int main(int argc, char **argv)
                 goto out;
         }
 
+        platform.api = api;
+        supervisor_set_table_listener(sup, on_table_change, &platform);
+        if (!o.no_router) {
+                if (asprintf(&router_bin, "%s/pier-router", bindir) < 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                struct routerd_config rcfg = {
+                        .home = o.home,
+                        .router_bin = router_bin,
+                        .listen = o.router_listen,
+                        .domain = o.domain,
+                        .workers = o.router_workers,
+                };
+                r = routerd_new(loop, sup, &rcfg, &router);
+                if (r < 0) {
+                        log_error_errno(r, "starting pier-router on %s: %m", o.router_listen);
+                        goto out;
+                }
+                platform.router = router;
+        }
+
         r = supervisor_start_all(sup);
         if (r < 0)
                 log_error_errno(r, "starting the formation: %m");
@@ -518,6 +578,9 @@ int main(int argc, char **argv)
         if (r < 0)
                 log_error_errno(r, "event loop: %m");
 out:
+        if (sup)
+                supervisor_set_table_listener(sup, NULL, NULL);
+        routerd_free(router);
         api_free(api);
         supervisor_free(sup);
         store_close(store);

@@ -206,6 +206,8 @@ class Pierd:
         self.home = home or os.path.join(root, "home")
         self.port = port or free_port()
         self.listen = listen or "127.0.0.1:%d" % self.port
+        # every pierd its own router port: routers share ports by SO_REUSEPORT
+        self.router_port = free_port()
         self.env = env
         self.name = name
         self.log_path = os.path.join(root, "%s.log" % name)
@@ -221,7 +223,8 @@ class Pierd:
         return "http://127.0.0.1:%d" % self.port
 
     def argv(self):
-        return [PIERD, "--home", self.home, "--listen", self.listen]
+        return [PIERD, "--home", self.home, "--listen", self.listen,
+                "--router-listen", "127.0.0.1:%d" % self.router_port, "--router-workers", "1"]
 
     def process_env(self):
         env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
