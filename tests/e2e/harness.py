@@ -324,6 +324,18 @@ class Pierd:
         if self.proc is not None:
             self.last_exit = self.proc.wait()
 
+    def kill_leftovers(self):
+        """After a test: a router a killed pierd left behind (pierd's own
+        shutdown stops its router and dynos; a kill -9 does not)."""
+        try:
+            with open(os.path.join(self.home, "router.pid")) as f:
+                pid = int(f.read().strip() or 0)
+            with open("/proc/%d/comm" % pid) as f:
+                if f.read().strip() == "pier-router":
+                    os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
     def restart(self, wait=True):
         if self.running:
             self.stop()
@@ -402,6 +414,7 @@ class PierTestCase(unittest.TestCase):
     def _kill_pierds(self):
         for p in self.pierds:
             p.kill()
+            p.kill_leftovers()
 
     def _cleanup_tmp(self):
         if os.environ.get("PIER_E2E_KEEP"):
