@@ -366,6 +366,47 @@ class BuildpackApiTest(DeployTestCase):
         with open(os.path.join(files, "build-info.txt")) as f:
             self.assertIn("SOURCE_VERSION=%s" % sha2, f.read())
 
+    def test_buildpack_from_a_git_url(self):
+        """A buildpack named by a git URL is cloned at build time: here a
+        repo served over git's dumb HTTP by a local web server."""
+        bp = os.path.join(self.tmp, "bp")
+        self.make_repo(name="bp", files={
+            "bin/detect": (b"#!/bin/sh\necho FromGit\n", 0o755),
+            "bin/compile": (b"#!/bin/sh\necho '       compiled by a cloned buildpack'\n", 0o755),
+            "bin/release": (b"#!/bin/sh\nprintf -- '---\\ndefault_process_types:\\n"
+                            b"  worker: sleep 1000\\n'\n", 0o755)})
+        served = os.path.join(self.tmp, "served")
+        os.makedirs(served)
+        rc, out, err = self.git("clone", "-q", "--bare", bp, os.path.join(served, "bp.git"),
+                                cwd=self.tmp)
+        self.assertEqual(rc, 0, err)
+        rc, out, err = self.git("update-server-info", cwd=os.path.join(served, "bp.git"))
+        self.assertEqual(rc, 0, err)
+        from harness import free_port
+        port = free_port()
+        srv = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", str(port), "--bind",
+                                "127.0.0.1"], cwd=served, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        self.addCleanup(srv.kill)
+        import time
+        for _ in range(100):
+            try:
+                import socket
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        self.create_app("fromgit")
+        self.pier_ok("buildpacks:set", "http://127.0.0.1:%d/bp.git" % port, "-a", "fromgit")
+        repo = self.make_repo(files={"README": b"an app\n"})
+        out = self.push_ok(repo, "fromgit")
+        lines = self.remote_lines(out)
+        self.assertIn("-----> FromGit app detected", lines, out)
+        self.assertIn("       compiled by a cloned buildpack", lines, out)
+        slug = self.api_ok("GET", "/apps/fromgit/slugs/%s"
+                           % self.release("fromgit", 2)["slug"]["id"])
+        self.assertEqual(slug["process_types"], {"worker": "sleep 1000"})
+
     def test_slugignore(self):
         self.create_app("ignored")
         repo = self.make_repo("procfile", files={
