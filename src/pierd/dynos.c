@@ -30,6 +30,7 @@
 #define BOOT_POLL_MS   50
 #define MEMORY_POLL_MS 2000
 #define SHUTDOWN_GRACE_MS 2000
+#define DRAIN_MS 300 /* routers reload a table within milliseconds */
 
 /* ---- the state machine ---- */
 
@@ -54,6 +55,7 @@ static void act_up(struct dyno *d);
 static void act_crashed(struct dyno *d);
 static void act_r10(struct dyno *d);
 static void act_sigterm(struct dyno *d);
+static void send_sigterm(struct dyno *d);
 static void act_r12(struct dyno *d);
 static void act_spawn(struct dyno *d);
 static void act_down(struct dyno *d);
@@ -123,6 +125,7 @@ struct dyno {
         unsigned crashes;
         int64_t up_since;
         bool boot_failed;
+        bool term_pending; /* SIGTERM after the router let go of it */
         bool remove_when_down;
         bool restart_when_down;
         int64_t last_r14;
@@ -340,7 +343,10 @@ static void on_dyno_timer(struct loop_timer *t, void *userdata)
                 dispatch(d, EV_RESTART_DUE);
                 return;
         case DS_STOPPING:
-                dispatch(d, EV_KILL_TIMEOUT);
+                if (d->term_pending)
+                        send_sigterm(d);
+                else
+                        dispatch(d, EV_KILL_TIMEOUT);
                 return;
         default:
                 return;
@@ -651,6 +657,14 @@ static void act_r10(struct dyno *d)
         signal_dyno(d, SIGKILL);
 }
 
+static void send_sigterm(struct dyno *d)
+{
+        d->term_pending = false;
+        dyno_event_log(d, "Stopping all processes with SIGTERM");
+        signal_dyno(d, SIGTERM);
+        loop_timer_set(d->timer, mono_ms_from_now(d->app->sup->cfg.stop_timeout_ms));
+}
+
 static void act_sigterm(struct dyno *d)
 {
         if (d->pid <= 0) {
@@ -659,9 +673,14 @@ static void act_sigterm(struct dyno *d)
                 act_down(d);
                 return;
         }
-        dyno_event_log(d, "Stopping all processes with SIGTERM");
-        signal_dyno(d, SIGTERM);
-        loop_timer_set(d->timer, mono_ms_from_now(d->app->sup->cfg.stop_timeout_ms));
+        if (is_web(d) && d->logged_state == DS_UP) {
+                /* It has just left the routing table: give the router a
+                 * moment to stop sending it requests before it goes. */
+                d->term_pending = true;
+                loop_timer_set(d->timer, mono_ms_from_now(DRAIN_MS));
+                return;
+        }
+        send_sigterm(d);
 }
 
 static void act_r12(struct dyno *d)
