@@ -265,6 +265,15 @@ int cmd_buildpacks_add(struct cli *cli);
 int cmd_buildpacks_remove(struct cli *cli);
 int cmd_buildpacks_clear(struct cli *cli);
 
+int cmd_maintenance(struct cli *cli);
+int cmd_maintenance_on(struct cli *cli);
+int cmd_maintenance_off(struct cli *cli);
+
+int cmd_domains(struct cli *cli);
+int cmd_domains_add(struct cli *cli);
+int cmd_domains_remove(struct cli *cli);
+int cmd_domains_clear(struct cli *cli);
+
 int cmd_git_remote(struct cli *cli);
 int cmd_git_credential(struct cli *cli);
 

@@ -126,6 +126,26 @@ static const struct cli_command commands[] = {
     {"buildpacks:clear", cmd_buildpacks_clear, "buildpacks:clear",
      "remove all buildpacks; builds detect them again", NULL, NULL, CMD_APP},
 
+    {"maintenance", cmd_maintenance, "maintenance", "show whether maintenance mode is on",
+     "Prints on or off.", NULL, CMD_APP},
+    {"maintenance:on", cmd_maintenance_on, "maintenance:on", "put the app in maintenance mode",
+     "Every request to the app gets the maintenance page (503, H80); its dynos\n"
+     "keep running.",
+     NULL, CMD_APP},
+    {"maintenance:off", cmd_maintenance_off, "maintenance:off",
+     "take the app out of maintenance mode", NULL, NULL, CMD_APP},
+
+    {"domains", cmd_domains, "domains", "list the app's domains",
+     "The app's own APP.DOMAIN, then its custom domains.", NULL, CMD_APP},
+    {"domains:add", cmd_domains_add, "domains:add HOSTNAME", "add a custom domain to the app",
+     "The router then sends requests for HOSTNAME (any case, any port) to the\n"
+     "app; point the name's DNS at this machine.  A hostname belongs to one app.",
+     NULL, CMD_APP},
+    {"domains:remove", cmd_domains_remove, "domains:remove HOSTNAME",
+     "remove a custom domain from the app", NULL, NULL, CMD_APP},
+    {"domains:clear", cmd_domains_clear, "domains:clear", "remove all custom domains from the app",
+     NULL, NULL, CMD_APP},
+
     {"authorizations", cmd_authorizations, "authorizations", "list API tokens", NULL, NULL, 0},
     {"authorizations:create", cmd_authorizations_create,
      "authorizations:create [-s read|global] [-d DESCRIPTION] [--short]", "create an API token",

@@ -421,14 +421,22 @@ static unsigned h_app_update(struct call *c)
         _cleanup_(app_freep) struct app *app = NULL;
         if (load_app(c, &app) < 0)
                 return c->status;
+        char id[sizeof(app->id)];
+        memcpy(id, app->id, sizeof(id));
         json_t *name = c->body ? json_object_get(c->body, "name") : NULL;
-        if (!name)
-                return fail(c, 422, "nothing to change: give {\"name\": \"NEWNAME\"}");
-        if (!json_is_string(name))
+        json_t *maint = c->body ? json_object_get(c->body, "maintenance") : NULL;
+        if (!name && !maint)
+                return fail(c, 422, "nothing to change: give {\"name\": \"NEWNAME\"} or "
+                                    "{\"maintenance\": true|false}");
+        if (name && !json_is_string(name))
                 return fail(c, 400, "name must be a string");
-        const char *n = json_string_value(name);
+        if (maint && !json_is_boolean(maint))
+                return fail(c, 400, "maintenance must be true or false");
+        /* Both are checked before either is applied. */
+        const char *n = name ? json_string_value(name) : app->name;
         if (!app_name_valid(n))
                 return fail(c, 422, "invalid app name \"%s\": %s", n, APP_NAME_RULE);
+        bool changed = false;
         if (!streq(n, app->name)) {
                 int r = store_app_rename(c->api->store, app->id, n);
                 if (r == -EEXIST)
@@ -436,10 +444,20 @@ static unsigned h_app_update(struct call *c)
                 if (r < 0)
                         return fail_store(c, r, "renaming the app");
                 log_info("app %s renamed to %s by %s", app->name, n, c->token->user);
-                supervisor_converge(c->api->sup, app->id);
+                changed = true;
         }
+        if (maint && json_is_true(maint) != app->maintenance) {
+                int r = store_app_set_maintenance(c->api->store, app->id, json_is_true(maint));
+                if (r < 0)
+                        return fail_store(c, r, "changing maintenance mode");
+                log_info("%s: maintenance mode %s by %s", n, json_is_true(maint) ? "on" : "off",
+                         c->token->user);
+                changed = true;
+        }
+        if (changed)
+                supervisor_converge(c->api->sup, app->id); /* the router learns of it */
         app_free(TAKE_PTR(app));
-        int r = store_app_get(c->api->store, n, &app);
+        int r = store_app_get(c->api->store, id, &app);
         if (r < 0)
                 return fail_store(c, r, "loading the app");
         c->out = app_json(c->api, app);
@@ -1054,6 +1072,169 @@ static unsigned h_log_lines(struct call *c)
         return 200;
 }
 
+/* ---- custom domains ---- */
+
+#define HOSTNAME_MAX 253 /* RFC 1035: 255 octets on the wire, 253 as text */
+#define HOSTNAME_RULE                                                                              \
+        "hostnames are DNS names: at least two labels separated by dots, each 1 to 63 "            \
+        "letters, digits and dashes, not starting or ending with a dash, at most 253 "             \
+        "characters, no trailing dot; \"*.\" may stand as the first label only "                   \
+        "(*.example.com)"
+
+/* h (already lower-cased) against HOSTNAME_RULE. */
+static bool hostname_valid(const char *h)
+{
+        size_t n = strlen(h), labels = 0;
+        if (n == 0 || n > HOSTNAME_MAX)
+                return false;
+        bool wildcard = h[0] == '*' && h[1] == '.';
+        const char *p = wildcard ? h + 2 : h;
+        for (;;) {
+                size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-");
+                if (len == 0 || len > 63 || p[0] == '-' || p[len - 1] == '-')
+                        return false;
+                labels++;
+                if (p[len] == '\0')
+                        break;
+                if (p[len] != '.')
+                        return false;
+                p += len + 1; /* a trailing dot leaves an empty label: refused */
+        }
+        /* "*.com" would claim a whole top-level domain. */
+        return labels >= 2;
+}
+
+static json_t *domain_json(const char *id, const char *hostname, const char *kind,
+                           int64_t created_at)
+{
+        return json_pack("{s:s, s:s, s:s, s:o}", "id", id, "hostname", hostname, "kind", kind,
+                         "created_at", time_json(created_at));
+}
+
+/* The app's own APP.DOMAIN: it is not in the store, and has the app's id. */
+static json_t *default_domain_json(const struct api *a, const struct app *app)
+{
+        _cleanup_free_ char *host = NULL;
+        if (asprintf(&host, "%s.%s", app->name, a->domain) < 0)
+                return NULL;
+        return domain_json(app->id, host, "heroku", app->created_at);
+}
+
+/* Whether h is the platform's domain or under it: those names are the
+ * apps' own (a custom domain there could take another app's traffic). */
+static bool under_platform_domain(const struct api *a, const char *h)
+{
+        size_t n = strlen(h), dn = strlen(a->domain);
+        return strcasecmp(h, a->domain) == 0 ||
+               (n > dn + 1 && h[n - dn - 1] == '.' && strcasecmp(h + n - dn, a->domain) == 0);
+}
+
+/* A copy of s in lower case (hostnames are case-insensitive). */
+static char *lowercase_dup(const char *s)
+{
+        char *d = strdup(s);
+        for (char *p = d; p && *p; p++)
+                if (*p >= 'A' && *p <= 'Z')
+                        *p = (char)(*p - 'A' + 'a');
+        return d;
+}
+
+static unsigned h_domains_list(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        _cleanup_(domain_list_freep) struct domain_list *l = NULL;
+        int r = store_domain_list(c->api->store, app->id, &l);
+        if (r < 0)
+                return fail_store(c, r, "listing domains");
+        c->out = json_array();
+        if (c->out)
+                json_array_append_new(c->out, default_domain_json(c->api, app));
+        for (size_t i = 0; c->out && i < l->n; i++)
+                json_array_append_new(c->out,
+                                      domain_json(l->domains[i].id, l->domains[i].hostname,
+                                                  "custom", l->domains[i].created_at));
+        return 200;
+}
+
+static unsigned h_domains_add(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        json_t *h = c->body ? json_object_get(c->body, "hostname") : NULL;
+        if (!json_is_string(h))
+                return fail(c, 400, "give {\"hostname\": \"www.example.com\"}");
+        /* A NUL inside would cut the name short unnoticed. */
+        if (json_string_length(h) != strlen(json_string_value(h)) ||
+            json_string_length(h) > HOSTNAME_MAX)
+                return fail(c, 422, "invalid hostname: %s", HOSTNAME_RULE);
+        _cleanup_free_ char *host = lowercase_dup(json_string_value(h));
+        if (!host)
+                return fail(c, 500, "out of memory");
+        if (!hostname_valid(host))
+                return fail(c, 422, "invalid hostname \"%s\": %s", host, HOSTNAME_RULE);
+        if (under_platform_domain(c->api, host))
+                return fail(c, 422,
+                            "%s is under pier's own domain %s, whose names are the apps' "
+                            "own; %s already answers at %s.%s",
+                            host, c->api->domain, app->name, app->name, c->api->domain);
+
+        _cleanup_(domain_freep) struct domain *d = NULL;
+        int r = store_domain_add(c->api->store, app->id, host, &d);
+        if (r == -EEXIST) {
+                _cleanup_(domain_freep) struct domain *other = NULL;
+                _cleanup_(app_freep) struct app *owner = NULL;
+                if (store_domain_find(c->api->store, host, &other) >= 0 &&
+                    streq(other->app_id, app->id))
+                        return fail(c, 409, "%s is already a domain of %s", host, app->name);
+                if (other && store_app_get(c->api->store, other->app_id, &owner) >= 0)
+                        return fail(c, 409,
+                                    "%s is already a domain of app %s; remove it there first",
+                                    host, owner->name);
+                return fail(c, 409, "%s is already a domain of another app", host);
+        }
+        if (r == -E2BIG)
+                return fail(c, 422, "%s has %d custom domains already, the most an app may have",
+                            app->name, STORE_DOMAINS_MAX);
+        if (r < 0)
+                return fail_store(c, r, "adding the domain");
+        log_info("%s: domain %s added by %s", app->name, host, c->token->user);
+        supervisor_converge(c->api->sup, app->id); /* the router learns of it */
+        c->out = domain_json(d->id, d->hostname, "custom", d->created_at);
+        return 201;
+}
+
+static unsigned h_domains_remove(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        _cleanup_free_ char *host = lowercase_dup(c->param[1]);
+        if (!host)
+                return fail(c, 500, "out of memory");
+        _cleanup_(json_decrefp) json_t *def = default_domain_json(c->api, app);
+        if (!def)
+                return fail(c, 500, "out of memory");
+        if (streq(host, app->id) ||
+            streq(host, json_string_value(json_object_get(def, "hostname"))))
+                return fail(c, 422, "%s is the app's own domain and cannot be removed",
+                            json_string_value(json_object_get(def, "hostname")));
+        _cleanup_(domain_freep) struct domain *d = NULL;
+        int r = store_domain_get(c->api->store, app->id, host, &d);
+        if (r >= 0)
+                r = store_domain_remove(c->api->store, app->id, d->id);
+        if (r == -ENOENT)
+                return fail(c, 404, "couldn't find domain %s on %s", c->param[1], app->name);
+        if (r < 0)
+                return fail_store(c, r, "removing the domain");
+        log_info("%s: domain %s removed by %s", app->name, d->hostname, c->token->user);
+        supervisor_converge(c->api->sup, app->id);
+        c->out = domain_json(d->id, d->hostname, "custom", d->created_at);
+        return 200;
+}
+
 /* ---- the routing table, long-polled by pier-router ---- */
 
 #define WATCH_WAIT_MS 25000 /* a watch answers at least this often */
@@ -1234,6 +1415,9 @@ static const struct route routes[] = {
         {"DELETE", "/apps/:app/dynos/:dyno", h_dynos_restart, 0},
         {"POST", "/apps/:app/dynos/:dyno/actions/stop", h_dynos_stop, 0},
         {"GET", "/apps/:app/log-lines", h_log_lines, ROUTE_SECRET},
+        {"GET", "/apps/:app/domains", h_domains_list, 0},
+        {"POST", "/apps/:app/domains", h_domains_add, ROUTE_BODY},
+        {"DELETE", "/apps/:app/domains/:domain", h_domains_remove, 0},
         {"GET", "/router/table", h_router_table, 0},
         {"GET", "/apps/:app/buildpack-installations", h_buildpacks_get, 0},
         {"PUT", "/apps/:app/buildpack-installations", h_buildpacks_set, ROUTE_BODY},

@@ -141,6 +141,10 @@ struct app_rt {
         char *name;
         uint32_t uid;
         bool maintenance;
+        /* Custom domains the router routes to the app besides
+         * NAME.DOMAIN, sorted (see app_load_hosts()). */
+        char **hosts;
+        size_t n_hosts;
         int64_t release;
         char *slug_dir; /* run/APP_ID/vN, when unpacked */
         bool unpacking;
@@ -160,6 +164,8 @@ struct supervisor {
         char cgroup_root[64];
         uint64_t spawns;
         struct unpack *unpacks; /* slugs being unpacked */
+        char *stale[256];       /* cgroups to remove once empty */
+        size_t n_stale;
         struct app_rt *apps;
         struct loop_timer *memory_timer;
         uint64_t table_version;
@@ -353,6 +359,33 @@ static void on_dyno_timer(struct loop_timer *t, void *userdata)
         }
 }
 
+/* A killed process may still be on its way out: a cgroup that cannot go
+ * yet is retried from the memory timer. */
+static void remove_cgroup(struct supervisor *sup, const char *name)
+{
+        if (dyno_cgroup_remove(name) != -EBUSY)
+                return;
+        if (sup->n_stale == ELEMENTSOF(sup->stale))
+                return;
+        char *copy = strdup(name);
+        if (copy)
+                sup->stale[sup->n_stale++] = copy;
+}
+
+static void retry_stale_cgroups(struct supervisor *sup)
+{
+        size_t kept = 0;
+        for (size_t i = 0; i < sup->n_stale; i++) {
+                int r = dyno_cgroup_remove(sup->stale[i]);
+                if (r == -EBUSY) {
+                        (void)dyno_cgroup_signal(sup->stale[i], SIGKILL, false, NULL);
+                        sup->stale[kept++] = sup->stale[i];
+                } else
+                        free(sup->stale[i]);
+        }
+        sup->n_stale = kept;
+}
+
 static void signal_dyno(struct dyno *d, int sig)
 {
         if (d->pid <= 0)
@@ -464,7 +497,7 @@ static void on_dyno_exit(struct loop_io *io, int fd, uint32_t revents, void *use
                                           "Dyno killed at 2x its memory quota");
                 /* Leftovers of the dyno: none may survive it. */
                 (void)dyno_cgroup_signal(d->cgroup, SIGKILL, false, NULL);
-                (void)dyno_cgroup_remove(d->cgroup);
+                remove_cgroup(d->app->sup, d->cgroup);
         }
         if (WIFEXITED(status))
                 dyno_event_log(d, "Process exited with status %d", WEXITSTATUS(status));
@@ -787,6 +820,60 @@ static struct app_rt *app_find(struct supervisor *sup, const char *app_id)
         return NULL;
 }
 
+static void hosts_free(char **hosts, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(hosts[i]);
+        free(hosts);
+}
+
+/* Whether a custom domain goes into the routing table.  pier-router
+ * matches exact names only, and would refuse a whole table with a "*" in
+ * it.  Names under the platform's domain are the apps' own: the API
+ * refuses them, but one added under an earlier --domain could otherwise
+ * take NAME.DOMAIN from its app. */
+static bool host_routable(const struct supervisor *sup, const char *h)
+{
+        size_t n = strlen(h), dn = strlen(sup->domain);
+        if (h[0] == '*' || strcasecmp(h, sup->domain) == 0)
+                return false;
+        return !(n > dn + 1 && h[n - dn - 1] == '.' && strcasecmp(h + n - dn, sup->domain) == 0);
+}
+
+/* Takes the app's custom domains from the store; true when they changed.
+ * On failure the ones known so far stay. */
+static bool app_load_hosts(struct app_rt *a)
+{
+        _cleanup_(domain_list_freep) struct domain_list *l = NULL;
+        int r = store_domain_list(a->sup->store, a->id, &l);
+        if (r < 0) {
+                log_error_errno(r, "loading the domains of %s: %m (%s)", a->name,
+                                store_errmsg(a->sup->store));
+                return false;
+        }
+        size_t n = 0;
+        for (size_t i = 0; i < l->n; i++)
+                if (host_routable(a->sup, l->domains[i].hostname))
+                        l->domains[n++] = l->domains[i];
+                else
+                        free(l->domains[i].hostname);
+        l->n = n;
+        bool same = n == a->n_hosts;
+        for (size_t i = 0; same && i < n; i++)
+                same = streq(l->domains[i].hostname, a->hosts[i]);
+        if (same)
+                return false;
+        char **hosts = n ? calloc(n, sizeof(char *)) : NULL;
+        if (n && !hosts)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                hosts[i] = TAKE_PTR(l->domains[i].hostname);
+        hosts_free(a->hosts, a->n_hosts);
+        a->hosts = hosts;
+        a->n_hosts = n;
+        return true;
+}
+
 static struct app_rt *app_get(struct supervisor *sup, const struct app *app)
 {
         struct app_rt *a = app_find(sup, app->id);
@@ -799,6 +886,7 @@ static struct app_rt *app_get(struct supervisor *sup, const struct app *app)
                 a->next = sup->apps;
                 sup->apps = a;
         }
+        bool changed = false;
         if (!a->name || !streq(a->name, app->name) || a->maintenance != app->maintenance) {
                 char *n = strdup(app->name);
                 if (!n)
@@ -806,8 +894,12 @@ static struct app_rt *app_get(struct supervisor *sup, const struct app *app)
                 free(a->name);
                 a->name = n;
                 a->maintenance = app->maintenance;
-                table_changed(sup);
+                changed = true;
         }
+        if (app_load_hosts(a))
+                changed = true;
+        if (changed)
+                table_changed(sup);
         a->uid = app->uid;
         return a;
 }
@@ -823,6 +915,7 @@ static void app_rt_free(struct app_rt *a)
         while (a->dynos)
                 dyno_free(a->dynos);
         logring_clear(&a->log);
+        hosts_free(a->hosts, a->n_hosts);
         free(a->name);
         free(a->slug_dir);
         free(a);
@@ -1176,9 +1269,14 @@ json_t *supervisor_table_json(struct supervisor *sup)
                 }
                 char host[300];
                 snprintf(host, sizeof(host), "%s.%s", a->name, sup->domain);
+                json_t *hosts = json_array();
+                json_array_append_new(hosts, json_string(host));
+                for (size_t i = 0; hosts && i < a->n_hosts; i++)
+                        json_array_append_new(hosts, json_string(a->hosts[i]));
                 json_array_append_new(
-                        apps, json_pack("{s:s, s:s, s:[s], s:b, s:b, s:b, s:o}", "id", a->id,
-                                        "name", a->name, "hosts", host, "maintenance",
+                        apps, json_pack("{s:s, s:s, s:o, s:b, s:b, s:b, s:o}", "id", a->id,
+                                        "name", a->name, "hosts", hosts ? hosts : json_array(),
+                                        "maintenance",
                                         a->maintenance, "crashed",
                                         crashed && json_array_size(dynos) == 0, "deployed",
                                         a->release > 0 || any, "dynos",
@@ -1200,6 +1298,7 @@ static void on_memory_timer(struct loop_timer *t, void *userdata)
 {
         struct supervisor *sup = userdata;
         int64_t now = now_usec();
+        retry_stale_cgroups(sup);
         for (struct app_rt *a = sup->apps; a; a = a->next)
                 for (struct dyno *d = a->dynos; d; d = d->next) {
                         uint64_t usage, limit;
@@ -1280,7 +1379,7 @@ struct supervisor *supervisor_free(struct supervisor *sup)
                 for (struct dyno *d = a->dynos; d; d = d->next) {
                         if (!sup->cfg.unisolated) {
                                 (void)dyno_cgroup_signal(d->cgroup, SIGKILL, false, NULL);
-                                (void)dyno_cgroup_remove(d->cgroup);
+                                remove_cgroup(sup, d->cgroup);
                         } else if (d->pid > 0)
                                 (void)kill(-d->pid, SIGKILL);
                         if (d->pid > 0)
@@ -1291,6 +1390,13 @@ struct supervisor *supervisor_free(struct supervisor *sup)
                 app_rt_free(sup->apps);
         while (sup->unpacks)
                 unpack_free(sup->unpacks); /* the child finishes on its own */
+        for (int i = 0; i < 20 && sup->n_stale; i++) {
+                retry_stale_cgroups(sup);
+                if (sup->n_stale)
+                        usleep(10000);
+        }
+        for (size_t i = 0; i < sup->n_stale; i++)
+                free(sup->stale[i]);
         loop_timer_free(sup->memory_timer);
         free(sup->home);
         free(sup->dyno_bin);
@@ -1362,8 +1468,13 @@ void supervisor_router_log(struct supervisor *sup, const char *host, const char 
         size_t dlen = strlen(sup->domain);
         for (struct app_rt *a = sup->apps; a; a = a->next) {
                 size_t nlen = strlen(a->name);
-                if (hlen == nlen + 1 + dlen && strncasecmp(host, a->name, nlen) == 0 &&
-                    host[nlen] == '.' && strncasecmp(host + nlen + 1, sup->domain, dlen) == 0) {
+                bool ours = hlen == nlen + 1 + dlen && strncasecmp(host, a->name, nlen) == 0 &&
+                            host[nlen] == '.' &&
+                            strncasecmp(host + nlen + 1, sup->domain, dlen) == 0;
+                for (size_t i = 0; !ours && i < a->n_hosts; i++)
+                        ours = strlen(a->hosts[i]) == hlen &&
+                               strncasecmp(host, a->hosts[i], hlen) == 0;
+                if (ours) {
                         app_log_n(a, "heroku", "router", msg, len);
                         return;
                 }

@@ -95,6 +95,14 @@ static const char *const migrations[] = {
         "  size TEXT NOT NULL DEFAULT 'standard-1x',"
         "  PRIMARY KEY (app_id, type)"
         ") WITHOUT ROWID;",
+        /* 4: custom domains — a hostname belongs to at most one app */
+        "CREATE TABLE domains ("
+        "  id TEXT PRIMARY KEY,"
+        "  app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+        "  hostname TEXT NOT NULL UNIQUE,"
+        "  created_at INTEGER NOT NULL"
+        ");"
+        "CREATE INDEX domains_by_app ON domains (app_id, hostname);",
 };
 
 const char *store_errmsg(struct store *s)
@@ -538,10 +546,20 @@ int store_app_rename(struct store *s, const char *app_id, const char *new_name)
         return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
 }
 
+int store_app_set_maintenance(struct store *s, const char *app_id, bool on)
+{
+        int r = run(s, "UPDATE apps SET maintenance = ?, updated_at = ? WHERE id = ?", "iis",
+                    (int64_t)on, now_usec(), app_id);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
+}
+
 int store_app_destroy(struct store *s, const char *app_id)
 {
         /* ON DELETE CASCADE takes config vars, releases and their
-         * snapshots along, in the same statement's transaction. */
+         * snapshots, domains, ... along, in the same statement's
+         * transaction. */
         int r = run(s, "DELETE FROM apps WHERE id = ?", "s", app_id);
         if (r < 0)
                 return r;
@@ -815,6 +833,170 @@ int store_release_config(struct store *s, const char *app_id, int64_t version,
         if (r < 0)
                 return r;
         return config_from_stmt(st, ret);
+}
+
+/* ---- custom domains ---- */
+
+void domain_free(struct domain *d)
+{
+        if (!d)
+                return;
+        free(d->hostname);
+        free(d);
+}
+
+void domain_list_free(struct domain_list *l)
+{
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                free(l->domains[i].hostname);
+        free(l->domains);
+        free(l);
+}
+
+#define DOMAIN_COLUMNS "id, app_id, hostname, created_at"
+
+static int domain_from_row(sqlite3_stmt *st, struct domain *d)
+{
+        *d = (struct domain){0};
+        col_copy_id(st, 0, d->id);
+        col_copy_id(st, 1, d->app_id);
+        d->hostname = col_strdup(st, 2);
+        d->created_at = sqlite3_column_int64(st, 3);
+        return d->hostname ? 0 : -ENOMEM;
+}
+
+static int domain_get_one(sqlite3_stmt *st, struct domain **ret)
+{
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sql_error(rc);
+        struct domain *d = malloc(sizeof(*d));
+        if (!d)
+                return -ENOMEM;
+        int r = domain_from_row(st, d);
+        if (r < 0) {
+                free(d);
+                return r;
+        }
+        *ret = d;
+        return 0;
+}
+
+int store_domain_list(struct store *s, const char *app_id, struct domain_list **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st,
+                        "SELECT " DOMAIN_COLUMNS " FROM domains WHERE app_id = ? ORDER BY hostname",
+                        "s", app_id);
+        if (r < 0)
+                return r;
+        struct domain_list *l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        size_t alloc = 0;
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = grow(&l->domains, &alloc, l->n, sizeof(struct domain));
+                if (r < 0)
+                        goto fail;
+                r = domain_from_row(st, &l->domains[l->n]);
+                if (r < 0)
+                        goto fail;
+                l->n++;
+        }
+        if (rc != SQLITE_DONE) {
+                r = sql_error(rc);
+                goto fail;
+        }
+        *ret = l;
+        return 0;
+fail:
+        domain_list_free(l);
+        return r;
+}
+
+int store_domain_add(struct store *s, const char *app_id, const char *hostname,
+                     struct domain **ret)
+{
+        char id[37];
+        int r = uuid_v4(id);
+        if (r < 0)
+                return r;
+        /* The count and the insert in one write transaction: two adds
+         * cannot both take the last place. */
+        r = begin(s);
+        if (r < 0)
+                return r;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = prepare(s, &st, "SELECT COUNT(*) FROM domains WHERE app_id = ?", "s", app_id);
+        if (r < 0)
+                goto fail;
+        if (sqlite3_step(st) != SQLITE_ROW) {
+                r = -EIO;
+                goto fail;
+        }
+        if (sqlite3_column_int64(st, 0) >= STORE_DOMAINS_MAX) {
+                r = -E2BIG;
+                goto fail;
+        }
+        /* A missing app fails the foreign key, which reads as -EEXIST:
+         * look first so that it says -ENOENT. */
+        sqlite3_finalize(TAKE_PTR(st));
+        r = prepare(s, &st, "SELECT 1 FROM apps WHERE id = ?", "s", app_id);
+        if (r < 0)
+                goto fail;
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW) {
+                r = rc == SQLITE_DONE ? -ENOENT : sql_error(rc);
+                goto fail;
+        }
+        sqlite3_finalize(TAKE_PTR(st));
+        r = run(s, "INSERT INTO domains (id, app_id, hostname, created_at) VALUES (?, ?, ?, ?)",
+                "sssi", id, app_id, hostname, now_usec());
+        if (r < 0)
+                goto fail;
+        r = commit(s);
+        if (r < 0)
+                goto fail;
+        if (!ret)
+                return 0;
+        r = prepare(s, &st, "SELECT " DOMAIN_COLUMNS " FROM domains WHERE id = ?", "s", id);
+        return r < 0 ? r : domain_get_one(st, ret);
+fail:
+        rollback(s);
+        return r;
+}
+
+int store_domain_get(struct store *s, const char *app_id, const char *hostname_or_id,
+                     struct domain **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st,
+                        "SELECT " DOMAIN_COLUMNS " FROM domains WHERE app_id = ?1"
+                        " AND (hostname = ?2 OR id = ?2)",
+                        "ss", app_id, hostname_or_id);
+        return r < 0 ? r : domain_get_one(st, ret);
+}
+
+int store_domain_find(struct store *s, const char *hostname, struct domain **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st, "SELECT " DOMAIN_COLUMNS " FROM domains WHERE hostname = ?", "s",
+                        hostname);
+        return r < 0 ? r : domain_get_one(st, ret);
+}
+
+int store_domain_remove(struct store *s, const char *app_id, const char *hostname_or_id)
+{
+        int r = run(s, "DELETE FROM domains WHERE app_id = ?1 AND (hostname = ?2 OR id = ?2)",
+                    "ss", app_id, hostname_or_id);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
 }
 
 /* ---- tokens ---- */

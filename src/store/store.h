@@ -1,5 +1,5 @@
 /* The state store: the only source of truth for apps, config vars,
- * releases and API tokens.
+ * releases, custom domains and API tokens.
  *
  * One `struct store` is one open database (SQLite in WAL mode today,
  * PostgreSQL later behind the same calls).  Every call that changes state
@@ -7,8 +7,8 @@
  * or a negative errno:
  *
  *   -ENOENT   no such app / release / token
- *   -EEXIST   name taken
- *   -E2BIG    a limit is exceeded (config size)
+ *   -EEXIST   name (or hostname) taken
+ *   -E2BIG    a limit is exceeded (config size, domains per app)
  *   -EIO      the database failed (store_errmsg() says how)
  *
  * Objects handed out (`struct app`, `struct release`, lists, ...) belong to
@@ -60,6 +60,8 @@ int store_app_create(struct store *s, const char *name, const char *owner, struc
 int store_app_get(struct store *s, const char *name_or_id, struct app **ret);
 int store_app_list(struct store *s, struct app_list **ret); /* sorted by name */
 int store_app_rename(struct store *s, const char *app_id, const char *new_name);
+/* Maintenance mode: the router answers every request with H80. */
+int store_app_set_maintenance(struct store *s, const char *app_id, bool on);
 /* Removes the app and everything that belongs to it. */
 int store_app_destroy(struct store *s, const char *app_id);
 void app_free(struct app *a);
@@ -167,6 +169,39 @@ int store_formation_get(struct store *s, const char *app_id, struct formation **
 int store_formation_update(struct store *s, const char *app_id, const struct formation *changes);
 void formation_free(struct formation *f);
 
+/* ---- custom domains ---- */
+
+/* At most this many custom domains per app: the routing table carries
+ * them all, and pier-router takes at most 1000 hosts an app. */
+#define STORE_DOMAINS_MAX 100
+
+struct domain {
+        char id[37];
+        char app_id[37];
+        char *hostname; /* as given: the caller checks and lower-cases it */
+        int64_t created_at;
+};
+
+struct domain_list {
+        size_t n;
+        struct domain *domains; /* sorted by hostname */
+};
+
+int store_domain_list(struct store *s, const char *app_id, struct domain_list **ret);
+/* -EEXIST: some app (this one or another) has the hostname already;
+ * -E2BIG: the app has STORE_DOMAINS_MAX already. */
+int store_domain_add(struct store *s, const char *app_id, const char *hostname,
+                     struct domain **ret);
+/* The app's domain by hostname or by id; -ENOENT when it has none such. */
+int store_domain_get(struct store *s, const char *app_id, const char *hostname_or_id,
+                     struct domain **ret);
+/* Whichever app has the hostname (for saying who has it); -ENOENT. */
+int store_domain_find(struct store *s, const char *hostname, struct domain **ret);
+/* By hostname or id; -ENOENT when the app has no such domain. */
+int store_domain_remove(struct store *s, const char *app_id, const char *hostname_or_id);
+void domain_free(struct domain *d);
+void domain_list_free(struct domain_list *l);
+
 /* ---- API tokens ---- */
 
 struct token {
@@ -201,5 +236,7 @@ static inline void release_list_freep(struct release_list **p) { release_list_fr
 static inline void slug_freep(struct slug **p) { slug_free(*p); }
 static inline void buildpack_list_freep(struct buildpack_list **p) { buildpack_list_free(*p); }
 static inline void formation_freep(struct formation **p) { formation_free(*p); }
+static inline void domain_freep(struct domain **p) { domain_free(*p); }
+static inline void domain_list_freep(struct domain_list **p) { domain_list_free(*p); }
 static inline void token_freep(struct token **p) { token_free(*p); }
 static inline void token_list_freep(struct token_list **p) { token_list_free(*p); }

@@ -304,6 +304,114 @@ static void test_deploy_config_rollback(void)
         store_close(s);
 }
 
+static void test_maintenance(void)
+{
+        struct store *s = fresh();
+        struct app *a = NULL, *x = NULL;
+        CHECK(store_app_create(s, "quiet", "me", &a) == 0);
+        CHECK(a && !a->maintenance);
+        CHECK(store_app_set_maintenance(s, a->id, true) == 0);
+        CHECK(store_app_get(s, "quiet", &x) == 0);
+        CHECK(x && x->maintenance && x->updated_at >= a->updated_at);
+        app_free(x);
+        x = NULL;
+        /* Setting it again is no error; off is off. */
+        CHECK(store_app_set_maintenance(s, a->id, true) == 0);
+        CHECK(store_app_set_maintenance(s, a->id, false) == 0);
+        CHECK(store_app_get(s, a->id, &x) == 0);
+        CHECK(x && !x->maintenance);
+        app_free(x);
+        CHECK(store_app_set_maintenance(s, "no-such-id", true) == -ENOENT);
+        app_free(a);
+        store_close(s);
+}
+
+static void test_domains(void)
+{
+        struct store *s = fresh();
+        struct app *a = NULL, *b = NULL;
+        CHECK(store_app_create(s, "one", "me", &a) == 0);
+        CHECK(store_app_create(s, "two", "me", &b) == 0);
+
+        struct domain *d = NULL, *e = NULL;
+        CHECK(store_domain_add(s, a->id, "www.example.com", &d) == 0);
+        CHECK(d && streq(d->hostname, "www.example.com") && streq(d->app_id, a->id));
+        CHECK(d && strlen(d->id) == 36 && d->created_at > 0);
+        CHECK(store_domain_add(s, a->id, "api.example.com", NULL) == 0);
+        /* A hostname belongs to one app: this one or another. */
+        CHECK(store_domain_add(s, a->id, "www.example.com", &e) == -EEXIST);
+        CHECK(store_domain_add(s, b->id, "www.example.com", &e) == -EEXIST);
+        CHECK(e == NULL);
+        CHECK(store_domain_add(s, "no-such-id", "x.example.com", NULL) == -ENOENT);
+
+        struct domain_list *l = NULL;
+        CHECK(store_domain_list(s, a->id, &l) == 0);
+        CHECK(l && l->n == 2);
+        CHECK(l && l->n == 2 && streq(l->domains[0].hostname, "api.example.com") &&
+              streq(l->domains[1].hostname, "www.example.com"));
+        domain_list_free(l);
+        l = NULL;
+        CHECK(store_domain_list(s, b->id, &l) == 0);
+        CHECK(l && l->n == 0);
+        domain_list_free(l);
+
+        /* By hostname or id, only the app's own. */
+        CHECK(store_domain_get(s, a->id, "www.example.com", &e) == 0);
+        CHECK(e && d && streq(e->id, d->id));
+        domain_free(e);
+        e = NULL;
+        CHECK(store_domain_get(s, a->id, d->id, &e) == 0);
+        CHECK(e && streq(e->hostname, "www.example.com"));
+        domain_free(e);
+        e = NULL;
+        CHECK(store_domain_get(s, b->id, "www.example.com", &e) == -ENOENT);
+        CHECK(store_domain_find(s, "www.example.com", &e) == 0);
+        CHECK(e && streq(e->app_id, a->id));
+        domain_free(e);
+        e = NULL;
+        CHECK(store_domain_find(s, "nope.example.com", &e) == -ENOENT);
+
+        CHECK(store_domain_remove(s, b->id, "www.example.com") == -ENOENT);
+        CHECK(store_domain_remove(s, a->id, d->id) == 0);
+        CHECK(store_domain_remove(s, a->id, "www.example.com") == -ENOENT);
+        CHECK(store_domain_add(s, b->id, "www.example.com", NULL) == 0);
+
+        /* Destroying an app frees its hostnames for others. */
+        CHECK(store_app_destroy(s, a->id) == 0);
+        CHECK(store_domain_list(s, a->id, &l) == 0);
+        CHECK(l && l->n == 0);
+        domain_list_free(l);
+        CHECK(store_domain_add(s, b->id, "api.example.com", NULL) == 0);
+
+        /* At most STORE_DOMAINS_MAX an app, and a refused add keeps nothing. */
+        struct app *c = NULL;
+        CHECK(store_app_create(s, "three", "me", &c) == 0);
+        int r = 0;
+        for (int i = 0; i < STORE_DOMAINS_MAX && r == 0; i++) {
+                char h[64];
+                snprintf(h, sizeof(h), "h%d.example.org", i);
+                r = store_domain_add(s, c->id, h, NULL);
+        }
+        CHECK(r == 0);
+        CHECK(store_domain_add(s, c->id, "one-more.example.org", NULL) == -E2BIG);
+        CHECK(store_domain_find(s, "one-more.example.org", &e) == -ENOENT);
+        CHECK(store_domain_remove(s, c->id, "h0.example.org") == 0);
+        CHECK(store_domain_add(s, c->id, "one-more.example.org", NULL) == 0);
+
+        /* They survive a reopen. */
+        store_close(s);
+        CHECK(store_open(path, &s) == 0);
+        CHECK(store_domain_list(s, b->id, &l) == 0);
+        CHECK(l && l->n == 2);
+        domain_list_free(l);
+
+        app_free(c);
+        domain_free(d);
+        app_free(a);
+        app_free(b);
+        store_close(s);
+}
+
 static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ftw)
 {
         return remove(p);
@@ -322,6 +430,8 @@ int main(void)
         RUN(test_tokens);
         RUN(test_versions_sequential_across_connections);
         RUN(test_deploy_config_rollback);
+        RUN(test_maintenance);
+        RUN(test_domains);
         if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
                 return 1;
         return test_done();
