@@ -1855,10 +1855,22 @@ struct api *api_free(struct api *a)
 {
         if (!a)
                 return NULL;
+        if (a->mhd) {
+                /* MHD aborts when stopped with suspended connections: wake
+                 * every parked one (long-polls answer with the table as it
+                 * is, git responses end) and let MHD finish them first. */
+                for (struct watcher *w = a->watchers; w; w = w->next)
+                        if (!w->expired) {
+                                w->expired = true;
+                                MHD_resume_connection(w->conn);
+                        }
+                git_resume_all();
+                for (int i = 0; i < 8; i++)
+                        MHD_run(a->mhd);
+                MHD_stop_daemon(a->mhd);
+        }
         loop_io_free(a->io);
         loop_timer_free(a->timer);
-        if (a->mhd)
-                MHD_stop_daemon(a->mhd);
         git_forget_children();
         while (a->watchers)
                 watcher_free(a->watchers);

@@ -33,6 +33,7 @@ enum git_state {
 };
 
 struct git_request {
+        struct git_request *prev, *next; /* all live requests */
         const struct git_env *env;
         struct MHD_Connection *conn;
         enum git_state state;
@@ -54,6 +55,9 @@ struct git_request {
         unsigned status;
         struct strbuf headers; /* "Name: value\n" lines from the child */
 };
+
+/* Live requests, for git_resume_all() at shutdown. */
+static struct git_request *live;
 
 /* ---- children ---- */
 
@@ -525,6 +529,10 @@ int git_request_new(const struct git_env *env, struct MHD_Connection *conn, cons
         g->env = env;
         g->conn = conn;
         g->spool_fd = -1;
+        g->next = live;
+        if (live)
+                live->prev = g;
+        live = g;
         g->out_fd = -1;
         g->method = strdup(method);
         *ret = g;
@@ -675,6 +683,12 @@ void git_request_free(struct git_request *g)
 {
         if (!g)
                 return;
+        if (g->prev)
+                g->prev->next = g->next;
+        else if (live == g)
+                live = g->next;
+        if (g->next)
+                g->next->prev = g->prev;
         stop_watching(g);
         if (g->out_fd >= 0)
                 close(g->out_fd);
@@ -713,4 +727,21 @@ void git_remove_app_data(const struct git_env *env, const char *app_id)
                 return;
         }
         reap_later(env->loop, pid, pidfd, "rm");
+}
+
+void git_resume_all(void)
+{
+        for (struct git_request *g = live; g; g = g->next) {
+                if (!g->suspended)
+                        continue;
+                g->eof = true;
+                if (g->state == GIT_WAIT_HEADERS) {
+                        g->state = GIT_HAVE_HEADERS;
+                        g->status = 500;
+                        strbuf_reset(&g->headers);
+                }
+                stop_watching(g);
+                g->suspended = false;
+                MHD_resume_connection(g->conn);
+        }
 }

@@ -44,6 +44,10 @@ enum MHD_Result git_request_handle(struct git_request *g, const char *upload_dat
                                    size_t *upload_data_size);
 void git_request_free(struct git_request *g);
 
+/* At shutdown: wake every suspended git request so that MHD can finish
+ * it (a streaming one ends where it is). */
+void git_resume_all(void);
+
 /* At shutdown: stop watching children that are still running (they go on
  * and are reaped by init). */
 void git_forget_children(void);

@@ -1,7 +1,8 @@
 /* pier-router: the master process.
  *
- *     pier-router --listen ADDR:PORT --table FILE [--workers N]
- *                 [--domain localhost] [--access-log FILE|-] [timeouts...]
+ *     pier-router --listen ADDR:PORT (--table FILE | --api URL --token-file FILE)
+ *                 [--workers N] [--domain localhost] [--access-log FILE|-]
+ *                 [timeouts...]
  *
  * The master binds one SO_REUSEPORT socket per worker (so a bad address
  * fails here, once, with a clear message), forks the workers, and then only
@@ -10,6 +11,14 @@
  * lines from a pipe to the log file or stdout.  Workers write that pipe
  * non-blocking, so a slow log never stalls a request; the master is the one
  * that may block on the disk.
+ *
+ * With --api the table comes from pierd: the master makes a private
+ * directory (mkdtemp), starts the workers on a table file there, and forks
+ * one more child, the watcher (watch.c), which long-polls pierd and renames
+ * each new table into that file — from there on it is the --table path.
+ * The watcher is a process of its own because it waits on pierd for up to
+ * 30 s at a time, which neither a worker nor this loop may do.  It is
+ * restarted a second after it dies; the directory goes when we exit.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,8 +40,10 @@
 #include "lib/util.h"
 #include "net/loop.h"
 #include "router/router.h"
+#include "router/watch.h"
 
 #define WORKERS_MAX 256
+#define WATCHER_RESTART_USEC USEC_PER_SEC /* a watcher that keeps dying must not spin */
 
 static struct master {
         struct router_config cfg;
@@ -42,6 +53,12 @@ static struct master {
         pid_t pids[WORKERS_MAX];
         int64_t started[WORKERS_MAX];
         unsigned quick_deaths;
+        const char *api_url;    /* --api: the watcher runs */
+        const char *token_path;
+        char watch_dir[64];     /* the private dir of the table file, or "" */
+        char watch_table[96];
+        pid_t watcher;
+        struct loop_timer *watcher_timer;
         const char *log_path; /* NULL: stdout */
         int log_out;
         int log_rd, log_wr;
@@ -53,12 +70,18 @@ static void usage(FILE *f)
 {
         fputs("Usage: pier-router --listen ADDR:PORT --table FILE [OPTIONS]\n"
               "\n"
+              "       pier-router --listen ADDR:PORT --api URL --token-file FILE [OPTIONS]\n"
+              "\n"
               "The HTTP router of pier: sends each request to a web dyno of the app named\n"
               "by its Host header.  SIGHUP (or a change to FILE) reloads the table;\n"
               "SIGTERM stops accepting, finishes requests in flight and exits.\n"
               "\n"
               "  --listen ADDR:PORT         address to serve (e.g. 127.0.0.1:8080, [::]:80)\n"
               "  --table FILE               routing table (JSON, see docs/architecture.md)\n"
+              "  --api URL                  or follow pierd's table (e.g. http://127.0.0.1:5000);\n"
+              "                             if pierd goes away the last table stays\n"
+              "  --token-file FILE          with --api: a file holding an API token (a read\n"
+              "                             token will do); SIGHUP reads it again\n"
               "  --workers N                worker processes (default: number of CPUs)\n"
               "  --domain DOMAIN            apps are also APP.DOMAIN (default: localhost)\n"
               "  --access-log FILE|-        one line per request (default: - , stdout)\n"
@@ -174,6 +197,75 @@ static int spawn_worker(unsigned i)
         return 0;
 }
 
+static void on_watcher_timer(struct loop_timer *t, void *userdata);
+
+static int spawn_watcher(void)
+{
+        pid_t pid = fork();
+        if (pid < 0)
+                return log_error_errno(errno, "fork: %m");
+        if (pid == 0) {
+                (void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+                if (getppid() == 1)
+                        _exit(0);
+                close(m.log_rd);
+                close(m.log_wr);
+                if (m.log_out >= 0 && m.log_out != STDOUT_FILENO)
+                        close(m.log_out);
+                const struct watch_config wc = {
+                    .url = m.api_url,
+                    .token_path = m.token_path,
+                    .table_path = m.watch_table,
+                    .domain = m.cfg.domain,
+                };
+                exit(watch_run(&wc));
+        }
+        m.watcher = pid;
+        return 0;
+}
+
+static void on_watcher_timer(struct loop_timer *t, void *userdata)
+{
+        if (!m.stopping && m.watcher == 0)
+                (void)spawn_watcher();
+}
+
+static void watch_dir_remove(void)
+{
+        if (!m.watch_dir[0])
+                return;
+        char tmp[sizeof(m.watch_table) + 4];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", m.watch_table);
+        (void)unlink(tmp);
+        (void)unlink(m.watch_table);
+        (void)rmdir(m.watch_dir);
+        m.watch_dir[0] = '\0';
+}
+
+/* --api: the private directory and the table file the workers start on
+ * (no apps until pierd says otherwise). */
+static int watch_dir_make(void)
+{
+        const char *tmpdir = getenv("TMPDIR");
+        if (!tmpdir || tmpdir[0] != '/' || strlen(tmpdir) > 32)
+                tmpdir = "/tmp";
+        snprintf(m.watch_dir, sizeof(m.watch_dir), "%s/pier-router-XXXXXX", tmpdir);
+        if (!mkdtemp(m.watch_dir)) {
+                int r = -errno;
+                m.watch_dir[0] = '\0';
+                return log_error_errno(r, "making a directory for the table in %s: %m", tmpdir);
+        }
+        snprintf(m.watch_table, sizeof(m.watch_table), "%s/table.json", m.watch_dir);
+        static const char empty[] = "{\"version\":0,\"apps\":[]}\n";
+        int r = watch_publish(m.watch_table, empty, sizeof(empty) - 1);
+        if (r < 0) {
+                watch_dir_remove();
+                return log_error_errno(r, "writing %s: %m", m.watch_table);
+        }
+        m.cfg.table_path = m.watch_table;
+        return 0;
+}
+
 static void relay_log(void)
 {
         char buf[65536];
@@ -219,12 +311,20 @@ static void signal_workers(int sig)
                         (void)kill(m.pids[i], sig);
 }
 
-static bool workers_left(void)
+static void stop_children(void)
+{
+        m.stopping = true;
+        signal_workers(SIGTERM);
+        if (m.watcher > 0)
+                (void)kill(m.watcher, SIGTERM);
+}
+
+static bool children_left(void)
 {
         for (unsigned i = 0; i < m.n_workers; i++)
                 if (m.pids[i] > 0)
                         return true;
-        return false;
+        return m.watcher > 0;
 }
 
 static void on_signal(struct loop *l, const struct signalfd_siginfo *si, void *userdata)
@@ -234,13 +334,14 @@ static void on_signal(struct loop *l, const struct signalfd_siginfo *si, void *u
                 if (m.log_path)
                         (void)open_log(); /* after logrotate */
                 signal_workers(SIGHUP);
+                if (m.watcher > 0)
+                        (void)kill(m.watcher, SIGHUP); /* re-read the token, reconnect */
                 break;
         case SIGTERM:
         case SIGINT:
                 if (!m.stopping)
                         log_info("stopping: draining requests in flight");
-                m.stopping = true;
-                signal_workers(SIGTERM);
+                stop_children();
                 break;
         case SIGCHLD:
                 for (;;) {
@@ -248,6 +349,19 @@ static void on_signal(struct loop *l, const struct signalfd_siginfo *si, void *u
                         pid_t pid = waitpid(-1, &status, WNOHANG);
                         if (pid <= 0)
                                 break;
+                        if (pid == m.watcher) {
+                                m.watcher = 0;
+                                if (m.stopping)
+                                        continue;
+                                log_error("the pierd watcher (pid %d) died (%s %d); starting "
+                                          "another in a second; the workers keep their table",
+                                          (int)pid, WIFSIGNALED(status) ? "signal" : "status",
+                                          WIFSIGNALED(status) ? WTERMSIG(status)
+                                                              : WEXITSTATUS(status));
+                                loop_timer_set(m.watcher_timer,
+                                               (uint64_t)(mono_usec() + WATCHER_RESTART_USEC));
+                                continue;
+                        }
                         for (unsigned i = 0; i < m.n_workers; i++) {
                                 if (m.pids[i] != pid)
                                         continue;
@@ -261,20 +375,17 @@ static void on_signal(struct loop *l, const struct signalfd_siginfo *si, void *u
                                 if (mono_usec() - m.started[i] < USEC_PER_SEC &&
                                     ++m.quick_deaths > 10) {
                                         log_error("workers keep dying; giving up");
-                                        m.stopping = true;
-                                        signal_workers(SIGTERM);
+                                        stop_children();
                                         break;
                                 }
-                                if (spawn_worker(i) < 0) {
-                                        m.stopping = true;
-                                        signal_workers(SIGTERM);
-                                }
+                                if (spawn_worker(i) < 0)
+                                        stop_children();
                                 break;
                         }
                 }
                 break;
         }
-        if (m.stopping && !workers_left()) {
+        if (m.stopping && !children_left()) {
                 relay_log();
                 loop_exit(l, 0);
         }
@@ -294,6 +405,8 @@ int main(int argc, char **argv)
                 ARG_KEEPALIVE,
                 ARG_HEADER,
                 ARG_DRAIN,
+                ARG_API,
+                ARG_TOKEN_FILE,
                 ARG_VERSION,
         };
         static const struct option options[] = {
@@ -308,6 +421,8 @@ int main(int argc, char **argv)
             {"keepalive-timeout-ms", required_argument, NULL, ARG_KEEPALIVE},
             {"header-timeout-ms", required_argument, NULL, ARG_HEADER},
             {"drain-timeout-ms", required_argument, NULL, ARG_DRAIN},
+            {"api", required_argument, NULL, ARG_API},
+            {"token-file", required_argument, NULL, ARG_TOKEN_FILE},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, ARG_VERSION},
             {},
@@ -338,6 +453,12 @@ int main(int argc, char **argv)
                         break;
                 case ARG_TABLE:
                         m.cfg.table_path = optarg;
+                        break;
+                case ARG_API:
+                        m.api_url = optarg;
+                        break;
+                case ARG_TOKEN_FILE:
+                        m.token_path = optarg;
                         break;
                 case ARG_WORKERS: {
                         int64_t v;
@@ -377,17 +498,45 @@ int main(int argc, char **argv)
                         return 2;
                 }
         }
-        if (optind < argc || !listen_arg || !m.cfg.table_path) {
-                fprintf(stderr, "pier-router: --listen and --table are required\n");
+        if (m.cfg.table_path && m.api_url) {
+                fprintf(stderr, "pier-router: give --table FILE or --api URL, not both\n");
+                return 2;
+        }
+        if (optind < argc || !listen_arg || (!m.cfg.table_path && !m.api_url)) {
+                fprintf(stderr, "pier-router: --listen and one of --table or --api are required\n");
                 usage(stderr);
                 return 2;
+        }
+        if (!m.api_url != !m.token_path) {
+                fprintf(stderr, "pier-router: --token-file goes with --api (and --api needs it: "
+                                "the token is never taken on the command line)\n");
+                return 2;
+        }
+        if (m.api_url) {
+                const char *why;
+                if (watch_check_url(m.api_url, &why) < 0) {
+                        fprintf(stderr, "pier-router: --api %s: %s\n", m.api_url, why);
+                        return 2;
+                }
+                /* read now so that a wrong path fails at once, not in a
+                 * watcher that keeps restarting */
+                char *token = NULL;
+                r = watch_read_token(m.token_path, &token);
+                if (r == -EINVAL) {
+                        log_error("token file %s holds no single token", m.token_path);
+                        return 1;
+                }
+                if (r < 0)
+                        return log_error_errno(r, "reading the token file %s: %m", m.token_path), 1;
+                explicit_bzero(token, strlen(token));
+                free(token);
         }
         if (parse_listen(listen_arg) < 0) {
                 fprintf(stderr, "pier-router: --listen takes ADDR:PORT (e.g. 127.0.0.1:8080), not \"%s\"\n",
                         listen_arg);
                 return 2;
         }
-        if (access(m.cfg.table_path, R_OK) < 0) {
+        if (m.cfg.table_path && access(m.cfg.table_path, R_OK) < 0) {
                 log_error_errno(errno, "routing table %s: %m", m.cfg.table_path);
                 return 1;
         }
@@ -412,10 +561,14 @@ int main(int argc, char **argv)
             loop_add_signal(m.loop, SIGINT, on_signal, NULL) < 0 ||
             loop_add_signal(m.loop, SIGHUP, on_signal, NULL) < 0 ||
             loop_add_signal(m.loop, SIGCHLD, on_signal, NULL) < 0 ||
-            loop_add_io(m.loop, m.log_rd, EPOLLIN, on_log, NULL, NULL) < 0) {
+            loop_add_io(m.loop, m.log_rd, EPOLLIN, on_log, NULL, NULL) < 0 ||
+            (m.api_url &&
+             loop_add_timer(m.loop, 0, on_watcher_timer, NULL, &m.watcher_timer) < 0)) {
                 log_error("setting up the event loop failed");
                 return 1;
         }
+        if (m.api_url && watch_dir_make() < 0)
+                return 1;
 
         /* Each worker's socket is bound here, before its fork, so a bad
          * address fails at once.  (No throw-away probe socket: during a
@@ -424,10 +577,15 @@ int main(int argc, char **argv)
         for (unsigned i = 0; i < m.n_workers; i++)
                 if (spawn_worker(i) < 0) {
                         log_error("cannot listen on %s", listen_arg);
-                        m.stopping = true;
-                        signal_workers(SIGTERM);
+                        stop_children();
+                        watch_dir_remove();
                         return 1;
                 }
+        if (m.api_url && spawn_watcher() < 0) {
+                stop_children();
+                watch_dir_remove();
+                return 1;
+        }
         FILE *f = fopen("/proc/sys/net/ipv4/tcp_migrate_req", "re");
         if (f) {
                 int v = 1;
@@ -436,11 +594,16 @@ int main(int argc, char **argv)
                                    "connections queued on the old router's sockets; set it to 1");
                 fclose(f);
         }
-        log_info("listening on %s with %u workers, table %s", listen_arg, m.n_workers,
-                 m.cfg.table_path);
+        if (m.api_url)
+                log_info("listening on %s with %u workers, table from pierd at %s", listen_arg,
+                         m.n_workers, m.api_url);
+        else
+                log_info("listening on %s with %u workers, table %s", listen_arg, m.n_workers,
+                         m.cfg.table_path);
 
         r = loop_run(m.loop);
         relay_log();
+        watch_dir_remove();
         loop_free(m.loop);
         if (m.log_out >= 0 && m.log_out != STDOUT_FILENO)
                 close(m.log_out);

@@ -19,6 +19,7 @@ struct host_slot {
 
 struct table {
         unsigned refs;
+        uint64_t version;
         struct table_app *apps;
         size_t n_apps;
         struct host_slot *slots;
@@ -208,6 +209,23 @@ static int jport(struct json *j, uint16_t *ret)
         if (n == 0 || v == 0 || v > 65535 || (j->p < j->end && strchr(".eE", *j->p)))
                 return jfail(j, "a port must be an integer from 1 to 65535");
         *ret = (uint16_t)v;
+        return 0;
+}
+
+/* pierd's table version: a plain non-negative integer. */
+static int jversion(struct json *j, uint64_t *ret)
+{
+        ws(j);
+        uint64_t v = 0;
+        unsigned n = 0;
+        while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+                if (++n > 19) /* up to 10^19 - 1: fits in 64 bits */
+                        return jfail(j, "version too large");
+                v = v * 10 + (uint64_t)(*j->p++ - '0');
+        }
+        if (n == 0 || (j->p < j->end && strchr(".eE", *j->p)))
+                return jfail(j, "version must be a non-negative integer");
+        *ret = v;
         return 0;
 }
 
@@ -528,6 +546,8 @@ int table_parse(const char *json, size_t len, const char *domain, struct table *
                                 if (r < 0)
                                         break;
                         }
+                } else if (streq(key, "version")) {
+                        r = jversion(&j, &t->version);
                 } else {
                         r = jskip(&j, 1);
                 }
@@ -587,6 +607,11 @@ void table_unref(struct table *t)
 {
         if (t && --t->refs == 0)
                 table_free(t);
+}
+
+uint64_t table_version(const struct table *t)
+{
+        return t ? t->version : 0;
 }
 
 size_t table_n_apps(const struct table *t)

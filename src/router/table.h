@@ -8,14 +8,16 @@
  * the last reference goes.
  *
  * Where tables come from is not this file's business: table_parse() takes
- * the JSON text, whatever delivered it (today a file named by --table,
- * later pierd's watch API):
+ * the JSON text, whatever delivered it (a file named by --table, or the file
+ * that watch.c keeps up to date from pierd's GET /router/table):
  *
- *     {"apps": [{"name": "myapp", "hosts": ["myapp.localhost"],
+ *     {"version": 7,
+ *      "apps": [{"name": "myapp", "hosts": ["myapp.localhost"],
  *                "maintenance": false, "crashed": false,
  *                "dynos": [{"name": "web.1", "port": 41001}]}]}
  *
- * Every app is also reachable at NAME.DOMAIN when a domain is given.
+ * "version" (pierd's, optional) is not used for routing, only reported by
+ * table_version(): 0 when absent.  Every app is also reachable at NAME.DOMAIN when a domain is given.
  * Unknown keys are ignored; wrong types, bad names and bad ports are errors
  * (the caller keeps its previous table).
  */
@@ -55,6 +57,7 @@ struct table *table_ref(struct table *t);
 void table_unref(struct table *t);
 
 size_t table_n_apps(const struct table *t);
+uint64_t table_version(const struct table *t);
 
 /* host: lowercase, no port, len bytes (not NUL-terminated).  NULL when the
  * host is not in the table. */

@@ -2236,12 +2236,14 @@ int worker_run(const struct router_config *cfg, int worker_index, int listen_fd,
         w.listen = (struct sock){.fd = listen_fd, .kind = K_LISTEN};
         if (w.sig.fd < 0 || watch(&w.sig) < 0 || watch(&w.listen) < 0)
                 return log_error_errno(errno, "worker %d: setting up epoll: %m", worker_index), 1;
+        /* Watch first, then load: a table renamed into place in between
+         * is then reloaded rather than missed. */
+        inotify_setup();
         if (table_load() < 0 && !w.table) {
                 /* serve 404s until a valid table arrives */
                 const char *why;
                 (void)table_parse("{\"apps\":[]}", 11, NULL, &w.table, &why);
         }
-        inotify_setup();
 
         struct epoll_event evs[MAX_EVENTS];
         for (;;) {

@@ -35,6 +35,19 @@ class PlatformTest(DeployTestCase):
             time.sleep(0.05)
         self.fail("%s: not within %d s (last: %r)" % (what, timeout, last))
 
+    def setUp(self):
+        super().setUp()
+        # pierd answers /health before its router has bound its port
+        import socket
+
+        def accepts():
+            try:
+                socket.create_connection(("127.0.0.1", self.pierd.router_port), 0.5).close()
+                return True
+            except OSError:
+                return False
+        self.wait_for(accepts, "pier-router listening")
+
     def test_push_then_browse(self):
         self.create_app("hello")
         port = self.pierd.router_port

@@ -1,0 +1,29 @@
+/* pier-router's routing table: its own JSON reader.  Anything may come in
+ * (a table file is written by pierd, but the router trusts nothing); what
+ * parses must be consistent and freeable. */
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "router/table.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        struct table *t = NULL;
+        const char *err = NULL;
+        int r = table_parse((const char *)data, size, "localhost", &t, &err);
+        if (r < 0) {
+                if (t || !err)
+                        abort();
+                return 0;
+        }
+        if (!t)
+                abort();
+        (void)table_n_apps(t);
+        (void)table_version(t);
+        struct table *again = table_ref(t);
+        table_unref(again);
+        table_unref(t);
+        return 0;
+}
