@@ -188,20 +188,26 @@ class DynoSandboxTest(unittest.TestCase):
 
     def wait_line(self, p, want, timeout=10):
         """Reads p's stdout until a line equal to `want`; returns the lines."""
-        lines = []
+        # Raw reads from the fd: a buffered readline() behind select() would
+        # keep lines that came in one chunk where select() cannot see them.
+        lines, buf = [], b""
+        fd = p.stdout.fileno()
         sel = selectors.DefaultSelector()
-        sel.register(p.stdout, selectors.EVENT_READ)
+        sel.register(fd, selectors.EVENT_READ)
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
                 if not sel.select(timeout=max(0, deadline - time.monotonic())):
                     continue
-                line = p.stdout.readline()
-                if not line:
+                chunk = os.read(fd, 65536)
+                if not chunk:
                     break
-                lines.append(line.rstrip("\n"))
-                if lines[-1] == want:
-                    return lines
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    lines.append(line.decode("utf-8", "replace"))
+                    if lines[-1] == want:
+                        return lines
         finally:
             sel.close()
         err = p.stderr.read() if p.poll() is not None else ""
