@@ -706,6 +706,94 @@ static int make_slug(struct build *b)
 
 static int wait_for_web(struct build *b);
 
+/* Prints the app[release.*] lines of the app's log at or after `since`
+ * (an RFC 3339 timestamp) that come after the line `*cursor`, and moves
+ * the cursor to the newest line. */
+static void print_release_output(struct build *b, const char *lpath, const char *since,
+                                 char **cursor)
+{
+        long status = 0;
+        json_t *reply = NULL;
+        char *err = NULL;
+        int r = api_call(&b->api, "GET", lpath, NULL, &status, &reply, &err);
+        free(err);
+        if (r < 0 || status != 200 || !json_is_array(reply)) {
+                json_decref(reply);
+                return;
+        }
+        size_t n = json_array_size(reply), start = 0;
+        if (*cursor)
+                for (size_t i = n; i-- > 0;)
+                        if (streq(json_string_value(json_array_get(reply, i)) ?: "", *cursor)) {
+                                start = i + 1;
+                                break;
+                        }
+        size_t slen = strlen(since);
+        for (size_t i = start; i < n; i++) {
+                const char *l = json_string_value(json_array_get(reply, i));
+                if (!l || strlen(l) < slen || strncmp(l, since, slen) < 0)
+                        continue;
+                const char *sp = strchr(l, ' ');
+                if (!sp || strncmp(sp + 1, "app[release.", 12) != 0)
+                        continue;
+                const char *msg = strstr(sp, "]: ");
+                output_detail("%s", msg ? msg + 3 : "");
+        }
+        if (n > 0) {
+                char *c = strdup(json_string_value(json_array_get(reply, n - 1)) ?: "");
+                if (c) {
+                        free(*cursor);
+                        *cursor = c;
+                }
+        }
+        json_decref(reply);
+}
+
+/* SPEC §3: the release is pending while its release command runs; its
+ * output goes to the pusher.  0 when it succeeded. */
+static int wait_for_release_command(struct build *b, const char *since)
+{
+        _cleanup_free_ char *lpath = NULL, *rpath = NULL, *cursor = NULL;
+        if (asprintf(&lpath, "/apps/%s/log-lines?lines=1500", b->cfg->app_id) < 0 ||
+            asprintf(&rpath, "/apps/%s/releases/%" PRId64, b->cfg->app_id, b->release_version) <
+                    0)
+                return -ENOMEM;
+        output_step("Running release command...");
+        unsigned errors = 0;
+        for (;;) {
+                print_release_output(b, lpath, since, &cursor);
+                long status = 0;
+                json_t *reply = NULL;
+                char *err = NULL;
+                int r = api_call(&b->api, "GET", rpath, NULL, &status, &reply, &err);
+                free(err);
+                const char *st = json_string_value(json_object_get(reply, "status"));
+                bool done = r >= 0 && status == 200 && st && !streq(st, "pending");
+                bool ok = done && streq(st, "succeeded");
+                if (r < 0 || status != 200 || !st)
+                        errors++;
+                json_decref(reply);
+                if (done) {
+                        /* The dyno's last lines were logged before it was
+                         * marked: print them too. */
+                        print_release_output(b, lpath, since, &cursor);
+                        if (!ok) {
+                                output_step("Release command failed");
+                                output_detail("v%" PRId64 " is failed; the previous release "
+                                              "keeps running",
+                                              b->release_version);
+                                return -ECHILD;
+                        }
+                        return 0;
+                }
+                if (errors > 100) {
+                        output_step("Release command failed: pierd does not answer");
+                        return -EIO;
+                }
+                usleep(100 * 1000);
+        }
+}
+
 static int post_release(struct build *b)
 {
         _cleanup_free_ char *path = NULL, *err = NULL;
@@ -736,6 +824,8 @@ static int post_release(struct build *b)
                 return -ENOMEM;
         }
 
+        char since[40];
+        time_rfc3339_usec(now_usec(), since);
         output_step_begin("Launching...");
         r = api_call(&b->api, "POST", path, body, &status, &reply, &err);
         json_decref(body);
@@ -755,7 +845,15 @@ static int post_release(struct build *b)
                 return -EIO;
         }
         b->release_version = json_integer_value(version);
+        bool pending = json_is_string(json_object_get(reply, "status")) &&
+                       streq(json_string_value(json_object_get(reply, "status")), "pending");
         json_decref(reply);
+        if (pending) {
+                r = wait_for_release_command(b, since);
+                if (r < 0)
+                        return r; /* pierd marked it failed */
+                output_step_begin("Launching...");
+        }
         r = wait_for_web(b);
         if (r < 0) {
                 /* The previous release stays current: this one is failed. */

@@ -258,6 +258,7 @@ int cmd_ps_restart(struct cli *cli);
 int cmd_ps_stop(struct cli *cli);
 
 int cmd_logs(struct cli *cli);
+int cmd_run(struct cli *cli);
 
 int cmd_buildpacks(struct cli *cli);
 int cmd_buildpacks_set(struct cli *cli);

@@ -94,6 +94,13 @@ static const struct cli_command commands[] = {
      "As on Heroku, a stopped formation dyno is started again; scale to 0 to keep\n"
      "it down.  Also `pier stop`.",
      NULL, CMD_APP},
+    {"run", cmd_run, "run --detach COMMAND...", "run a one-off dyno (run.1234)",
+     "Runs COMMAND in a new dyno of the current release, not part of the\n"
+     "formation and never restarted; its output goes to `pier logs -p run.1234`.\n"
+     "A process type's name alone (`pier run worker`) runs that type's command.\n"
+     "Put `--` before a COMMAND with options of its own.\n"
+     "-d, --detach   required for now: attached runs are not supported yet",
+     OPTIONS({"detach", 'd', false}), CMD_APP},
     {"logs", cmd_logs, "logs [-n N] [-s SOURCE] [-d DYNO]", "show the app's recent log lines",
      "-n, --num N        the last N lines (default 100, at most 1500)\n"
      "-s, --source SRC   only lines from app (the dynos' output) or heroku\n"

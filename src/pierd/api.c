@@ -44,6 +44,7 @@ struct api {
         struct supervisor *sup;
         char *home, *build_bin, *buildpacks_dir;
         struct watcher *watchers; /* router table long-polls, parked */
+        struct release_run *release_runs; /* release commands running */
         /* GET /apps is the busiest read and the costliest to encode: its
          * body is kept until the next change.  Every request that may
          * change state bumps `generation`. */
@@ -733,8 +734,10 @@ static unsigned create_deploy(struct call *c, const struct app *app, json_t *slu
         };
         snprintf(sl.id, sizeof(sl.id), "%s", json_string_value(id));
         int64_t version;
+        /* SPEC §3: with a release command the release waits for it. */
+        bool pending = json_is_string(json_object_get(pt, "release"));
         int r = store_release_deploy(c->api->store, app->id, &sl, c->token->user, description,
-                                     &version);
+                                     pending, &version);
         if (r == -EEXIST)
                 return fail(c, 409, "slug %s was released already", sl.id);
         if (r < 0)
@@ -763,6 +766,74 @@ static unsigned create_rollback(struct call *c, const struct app *app, json_t *t
 
 static int default_formation(struct call *c, const struct app *app, const struct release *rel);
 
+/* A release command running for a pending release (SPEC §3). */
+struct release_run {
+        struct release_run *next;
+        struct api *api; /* NULL once the api is gone (pierd stops) */
+        struct store *store;
+        struct supervisor *sup;
+        char app_id[37];
+        char app_name[64];
+        int64_t version;
+};
+
+/* The release dyno is gone: exit 0 → the release succeeded and goes live;
+ * anything else (failed, killed at the timeout, never ran) → failed, and
+ * the release before it runs on. */
+static void on_release_exit(void *ud, int status)
+{
+        struct release_run *rr = ud;
+        if (rr->api)
+                for (struct release_run **p = &rr->api->release_runs; *p; p = &(*p)->next)
+                        if (*p == rr) {
+                                *p = rr->next;
+                                break;
+                        }
+        const char *st = status == 0 ? "succeeded" : "failed";
+        int r = store_release_set_status(rr->store, rr->app_id, rr->version, st);
+        if (r < 0)
+                log_error_errno(r, "%s: marking v%" PRId64 " %s: %m", rr->app_name, rr->version,
+                                st);
+        else
+                log_info("%s: release command of v%" PRId64 " exited with status %d: %s",
+                         rr->app_name, rr->version, status, st);
+        if (rr->api)
+                rr->api->generation++;
+        if (r >= 0 && status == 0 && rr->api)
+                supervisor_converge(rr->sup, rr->app_id);
+        free(rr);
+}
+
+static int start_release_command(struct call *c, const struct app *app,
+                                 const struct release *rel)
+{
+        _cleanup_(json_decrefp) json_t *pt = json_loads(rel->process_types, 0, NULL);
+        const char *command = json_string_value(json_object_get(pt, "release"));
+        if (!command)
+                return -EINVAL;
+        struct release_run *rr = calloc(1, sizeof(*rr));
+        if (!rr)
+                return -ENOMEM;
+        rr->api = c->api;
+        rr->store = c->api->store;
+        rr->sup = c->api->sup;
+        snprintf(rr->app_id, sizeof(rr->app_id), "%s", app->id);
+        snprintf(rr->app_name, sizeof(rr->app_name), "%s", app->name);
+        rr->version = rel->version;
+        rr->next = c->api->release_runs;
+        c->api->release_runs = rr;
+        char name[80];
+        int r = supervisor_run(c->api->sup, app->id, rel->version, command, "release",
+                               on_release_exit, rr, name);
+        if (r < 0) {
+                on_release_exit(rr, -1);
+                return r;
+        }
+        log_info("%s: running the release command of v%" PRId64 " as %s", app->name,
+                 rel->version, name);
+        return 0;
+}
+
 static unsigned h_releases_create(struct call *c)
 {
         _cleanup_(app_freep) struct app *app = NULL;
@@ -782,7 +853,16 @@ static unsigned h_releases_create(struct call *c)
         int r = store_release_get(c->api->store, app->id, v, &rel);
         if (r >= 0 && slug)
                 r = default_formation(c, app, rel);
-        if (r >= 0)
+        if (r >= 0 && streq(rel->status, "pending")) {
+                /* It goes live when its release command succeeded. */
+                int64_t version = rel->version;
+                if (start_release_command(c, app, rel) < 0)
+                        log_error("%s: the release command of v%" PRId64 " could not start",
+                                  app->name, version);
+                /* It may have ended already: report the release as it is. */
+                release_free(TAKE_PTR(rel));
+                r = store_release_get(c->api->store, app->id, version, &rel);
+        } else if (r >= 0)
                 supervisor_converge(c->api->sup, app->id);
         if (r < 0)
                 return fail_store(c, r, "loading the new release");
@@ -1055,6 +1135,53 @@ static unsigned h_dynos_stop(struct call *c)
                             app->name);
         c->out = json_object();
         return 202;
+}
+
+/* POST /apps/APP/dynos {"command", "attach"}: a one-off dyno run.NNNN of
+ * the current release. */
+static unsigned h_dynos_run(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        json_t *cmd = c->body ? json_object_get(c->body, "command") : NULL;
+        json_t *attach = c->body ? json_object_get(c->body, "attach") : NULL;
+        if (!json_is_string(cmd) || !*json_string_value(cmd) ||
+            (attach && !json_is_boolean(attach)))
+                return fail(c, 400, "give {\"command\": \"...\", \"attach\": false}");
+        if (json_is_true(attach))
+                return fail(c, 422, "attach is not supported yet; use --detach");
+        _cleanup_(release_list_freep) struct release_list *l = NULL;
+        int r = store_release_list(c->api->store, app->id, &l);
+        if (r < 0)
+                return fail_store(c, r, "listing releases");
+        const struct release *cur = NULL;
+        for (size_t i = 0; i < l->n && !cur; i++)
+                if (l->releases[i].current)
+                        cur = &l->releases[i];
+        if (!cur || !cur->slug_id)
+                return fail(c, 422, "%s has no release to run yet: deploy it first", app->name);
+        char name[80];
+        r = supervisor_run(c->api->sup, app->id, cur->version, json_string_value(cmd), "run",
+                           NULL, NULL, name);
+        if (r < 0)
+                return fail(c, 500, "starting the dyno failed: %s", strerror(-r));
+        log_info("%s: %s runs `%s` as %s", app->name, c->token->user, json_string_value(cmd),
+                 name);
+        _cleanup_(json_decrefp) json_t *all = supervisor_dynos_json(c->api->sup, app->id);
+        size_t i;
+        json_t *d;
+        json_array_foreach(all, i, d) {
+                if (streq(json_string_value(json_object_get(d, "name")), name)) {
+                        c->out = json_incref(d);
+                        break;
+                }
+        }
+        if (!c->out) /* it could not even start and is gone already */
+                c->out = json_pack("{s:s, s:s, s:s, s:s, s:{s:I}}", "name", name, "type", "run",
+                                   "state", "down", "command", json_string_value(cmd), "release",
+                                   "version", (json_int_t)cur->version);
+        return 201;
 }
 
 #define LOG_LINES_MAX 1500
@@ -1411,6 +1538,7 @@ static const struct route routes[] = {
         {"GET", "/apps/:app/formation", h_formation_get, 0},
         {"PATCH", "/apps/:app/formation", h_formation_update, ROUTE_BODY},
         {"GET", "/apps/:app/dynos", h_dynos_list, 0},
+        {"POST", "/apps/:app/dynos", h_dynos_run, ROUTE_BODY},
         {"DELETE", "/apps/:app/dynos", h_dynos_restart, 0},
         {"DELETE", "/apps/:app/dynos/:dyno", h_dynos_restart, 0},
         {"POST", "/apps/:app/dynos/:dyno/actions/stop", h_dynos_stop, 0},
@@ -1872,6 +2000,9 @@ struct api *api_free(struct api *a)
         loop_io_free(a->io);
         loop_timer_free(a->timer);
         git_forget_children();
+        /* Release commands still running end with the supervisor. */
+        for (struct release_run *rr = a->release_runs; rr; rr = rr->next)
+                rr->api = NULL;
         while (a->watchers)
                 watcher_free(a->watchers);
         free(a->domain);

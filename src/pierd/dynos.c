@@ -18,6 +18,7 @@
 
 #include "dyno/cgroup.h"
 #include "lib/log.h"
+#include "lib/rand.h"
 #include "lib/sha256.h"
 #include "lib/spawn.h"
 #include "lib/strbuf.h"
@@ -130,6 +131,15 @@ struct dyno {
         bool restart_when_down;
         int64_t last_r14;
         struct dyno *replaces; /* preboot: stop that one once this one is up */
+        /* One-off dynos (run.1234, release.1234): not part of the
+         * formation, never restarted; down and removed when they exit. */
+        bool oneoff;
+        bool queued;      /* waits for its release's slug to be unpacked */
+        char *slug_dir;   /* a one-off's release's slug, when unpacked */
+        int exit_status;  /* of a one-off, -1 until it exited */
+        unsigned timeout_ms; /* a one-off is killed after this long (0: never) */
+        void (*on_exit)(void *ud, int status);
+        void *on_exit_ud;
         char cgroup[256];
         char *env_path;
 };
@@ -302,6 +312,8 @@ static bool port_accepts(uint16_t port)
 static void dispatch(struct dyno *d, enum dyno_event ev);
 static void dyno_free(struct dyno *d);
 static void converge_app(struct app_rt *a);
+static void start_queued(struct app_rt *a, int64_t release);
+static void signal_dyno(struct dyno *d, int sig);
 
 static void set_state(struct dyno *d, enum dyno_state next)
 {
@@ -325,6 +337,9 @@ static void dispatch(struct dyno *d, enum dyno_event ev)
         if (!transitions[d->state][ev].valid)
                 return;
         struct transition t = transitions[d->state][ev].t;
+        /* A one-off is never restarted: when it exits it is down. */
+        if (d->oneoff && ev == EV_EXITED && t.next == DS_CRASHED)
+                t = (struct transition){DS_DOWN, act_down};
         set_state(d, t.next);
         if (t.action)
                 t.action(d);
@@ -333,6 +348,13 @@ static void dispatch(struct dyno *d, enum dyno_event ev)
 static void on_dyno_timer(struct loop_timer *t, void *userdata)
 {
         struct dyno *d = userdata;
+        if (d->oneoff && d->state == DS_UP) {
+                dyno_event_log(d, "Error: the process did not exit within %u seconds",
+                               d->timeout_ms / 1000);
+                dyno_event_log(d, "Stopping process with SIGKILL");
+                signal_dyno(d, SIGKILL);
+                return;
+        }
         switch (d->state) {
         case DS_STARTING:
                 if (port_accepts(d->port)) {
@@ -500,9 +522,11 @@ static void on_dyno_exit(struct loop_io *io, int fd, uint32_t revents, void *use
                 remove_cgroup(d->app->sup, d->cgroup);
         }
         if (WIFEXITED(status))
-                dyno_event_log(d, "Process exited with status %d", WEXITSTATUS(status));
+                d->exit_status = WEXITSTATUS(status);
         else if (WIFSIGNALED(status))
-                dyno_event_log(d, "Process exited with status %d", 128 + WTERMSIG(status));
+                d->exit_status = 128 + WTERMSIG(status);
+        if (WIFEXITED(status) || WIFSIGNALED(status))
+                dyno_event_log(d, "Process exited with status %d", d->exit_status);
         d->pid = 0;
         if (d->env_path) {
                 (void)unlink(d->env_path);
@@ -579,7 +603,7 @@ static int spawn_dyno(struct dyno *d)
         size_t n = 0;
         argv[n++] = sup->dyno_bin;
         argv[n++] = "--slug";
-        argv[n++] = d->app->slug_dir;
+        argv[n++] = d->slug_dir ? d->slug_dir : d->app->slug_dir;
         argv[n++] = "--name";
         argv[n++] = d->name;
         argv[n++] = "--env-file";
@@ -636,6 +660,11 @@ static void act_spawn(struct dyno *d)
         if (r < 0) {
                 log_error_errno(r, "%s: starting %s: %m", d->app->name, d->name);
                 dyno_event_log(d, "Error: could not start the process: %s", strerror(-r));
+                if (d->oneoff) {
+                        set_state(d, DS_DOWN);
+                        act_down(d);
+                        return;
+                }
                 set_state(d, DS_CRASHED);
                 act_crashed(d);
                 return;
@@ -652,6 +681,8 @@ static void act_up(struct dyno *d)
 {
         d->up_since = now_usec();
         loop_timer_disable(d->timer);
+        if (d->oneoff && d->timeout_ms)
+                loop_timer_set(d->timer, mono_ms_from_now(d->timeout_ms));
         if (d->replaces) {
                 /* Preboot: the new one serves now; the old one may go. */
                 struct dyno *old = d->replaces;
@@ -737,7 +768,7 @@ static void act_down(struct dyno *d)
                 act_spawn(d);
                 return;
         }
-        if (d->remove_when_down) {
+        if (d->remove_when_down || d->oneoff) {
                 struct app_rt *a = d->app;
                 dyno_free(d);
                 /* A slot may be free for a dyno that waited on it. */
@@ -759,6 +790,7 @@ static struct dyno *dyno_new(struct app_rt *a, const char *type, unsigned index,
         d->size = strdup(size ? size : "standard-1x");
         d->pidfd = -1;
         d->out_fd = -1;
+        d->exit_status = -1;
         d->state = DS_STARTING;
         d->state_since = now_usec();
         if (!d->command || !d->size ||
@@ -802,7 +834,13 @@ static void dyno_free(struct dyno *d)
         free(d->env_path);
         free(d->command);
         free(d->size);
+        free(d->slug_dir);
+        void (*on_exit)(void *, int) = d->on_exit;
+        void *ud = d->on_exit_ud;
+        int status = d->exit_status;
         free(d);
+        if (on_exit)
+                on_exit(ud, status);
 }
 
 static bool dyno_live(const struct dyno *d)
@@ -959,12 +997,15 @@ static void on_unpacked(struct loop_io *io, int fd, uint32_t revents, void *user
         bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && rename(u->tmp, u->dir) == 0;
         if (!ok)
                 log_error("unpacking release v%" PRId64 " of app %s failed", u->release, u->app_id);
-        if (a && a->unpacking_release == u->release) {
+        int64_t release = u->release;
+        struct supervisor *sup = u->sup;
+        if (a && a->unpacking_release == u->release)
                 a->unpacking = false;
-                if (ok)
-                        supervisor_converge(u->sup, u->app_id);
-        }
         unpack_free(u);
+        if (a)
+                start_queued(a, release);
+        if (a && ok)
+                supervisor_converge(sup, a->id);
 }
 
 /* The release's slug unpacked once into run/APP_ID/vN, shared by its dynos.
@@ -982,8 +1023,9 @@ static int ensure_unpacked(struct app_rt *a, const struct release *rel, char **r
                 *ret_dir = TAKE_PTR(dir);
                 return 0;
         }
-        if (a->unpacking && a->unpacking_release == rel->version)
-                return -EINPROGRESS;
+        for (struct unpack *u = sup->unpacks; u; u = u->next)
+                if (streq(u->app_id, a->id) && u->release == rel->version)
+                        return -EINPROGRESS;
 
         _cleanup_free_ char *run = NULL;
         if (asprintf(&run, "%s/run", sup->home) < 0)
@@ -1034,7 +1076,7 @@ static struct dyno *find_dyno(struct app_rt *a, const char *name, int64_t releas
                               const char *size)
 {
         for (struct dyno *d = a->dynos; d; d = d->next)
-                if (dyno_live(d) && streq(d->name, name) && d->release == release &&
+                if (dyno_live(d) && !d->oneoff && streq(d->name, name) && d->release == release &&
                     streq(d->size, size))
                         return d;
         return NULL;
@@ -1126,7 +1168,7 @@ static void converge_app(struct app_rt *a)
         /* Stop what is not wanted (but not what a starting dyno replaces). */
         for (struct dyno *d = a->dynos, *next; d; d = next) {
                 next = d->next;
-                if (!dyno_live(d) || wanted(d, f, pt, release))
+                if (!dyno_live(d) || d->oneoff || wanted(d, f, pt, release))
                         continue;
                 bool pending = false;
                 for (struct dyno *x = a->dynos; x; x = x->next)
@@ -1140,6 +1182,99 @@ static void converge_app(struct app_rt *a)
                 else if (d->state == DS_DOWN)
                         dyno_free(d);
         }
+}
+
+/* One-offs that waited for release `release` to be unpacked: start them
+ * (or give up on them when it could not be). */
+static void start_queued(struct app_rt *a, int64_t release)
+{
+        bool any = false;
+        for (struct dyno *d = a->dynos; d; d = d->next)
+                any = any || (d->queued && d->release == release);
+        if (!any)
+                return;
+        _cleanup_(release_freep) struct release *rel = NULL;
+        _cleanup_free_ char *dir = NULL;
+        int r = store_release_get(a->sup->store, a->id, release, &rel);
+        if (r >= 0)
+                r = rel->slug_id ? ensure_unpacked(a, rel, &dir) : -ENOENT;
+        if (r == -EINPROGRESS)
+                return;
+        /* Starting one may free others (converging): look again each time. */
+        for (;;) {
+                struct dyno *d = a->dynos;
+                while (d && !(d->queued && d->release == release))
+                        d = d->next;
+                if (!d)
+                        break;
+                d->queued = false;
+                if (r < 0 || !(d->slug_dir = strdup(dir))) {
+                        dyno_event_log(d, "Error: could not unpack release v%" PRId64,
+                                       release);
+                        set_state(d, DS_DOWN);
+                        act_down(d);
+                        continue;
+                }
+                act_spawn(d);
+        }
+}
+
+int supervisor_run(struct supervisor *sup, const char *app_id, int64_t release_version,
+                   const char *command, const char *type_label,
+                   void (*on_exit)(void *ud, int status), void *ud, char *ret_name)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        _cleanup_(release_freep) struct release *rel = NULL;
+        int r = store_app_get(sup->store, app_id, &app);
+        if (r < 0)
+                return r;
+        r = store_release_get(sup->store, app_id, release_version, &rel);
+        if (r < 0)
+                return r;
+        if (!rel->slug_id)
+                return -ENOMEDIUM; /* nothing deployed yet */
+        struct app_rt *a = app_get(sup, app);
+        if (!a)
+                return -ENOMEM;
+        char name[80];
+        for (int tries = 0;; tries++) {
+                uint32_t rnd;
+                r = random_bytes(&rnd, sizeof(rnd));
+                if (r < 0)
+                        return r;
+                snprintf(name, sizeof(name), "%s.%04u", type_label, 1000 + rnd % 9000);
+                bool taken = false;
+                for (struct dyno *d = a->dynos; d; d = d->next)
+                        taken = taken || streq(d->name, name);
+                if (!taken)
+                        break;
+                if (tries > 1000)
+                        return -EBUSY;
+        }
+        struct dyno *d = dyno_new(a, type_label, 0, release_version, command, "standard-1x");
+        if (!d)
+                return -ENOMEM;
+        snprintf(d->name, sizeof(d->name), "%s", name);
+        d->oneoff = true; /* removed once down (act_down) */
+        if (streq(type_label, "release"))
+                d->timeout_ms = sup->cfg.release_timeout_ms;
+        _cleanup_free_ char *dir = NULL;
+        r = ensure_unpacked(a, rel, &dir);
+        if (r < 0 && r != -EINPROGRESS) {
+                dyno_free(d);
+                return r;
+        }
+        d->on_exit = on_exit;
+        d->on_exit_ud = ud;
+        if (ret_name)
+                snprintf(ret_name, 80, "%s", name);
+        if (r == -EINPROGRESS) {
+                d->queued = true; /* started by start_queued() */
+                return 0;
+        }
+        d->slug_dir = TAKE_PTR(dir);
+        act_spawn(d);
+        return 0;
 }
 
 void supervisor_converge(struct supervisor *sup, const char *app_id)
@@ -1177,6 +1312,11 @@ int supervisor_restart(struct supervisor *sup, const char *app_id, const char *w
                         continue;
                 found = 1;
                 d->crashes = 0;
+                if (d->oneoff) { /* never restarted: stopped */
+                        d->remove_when_down = true;
+                        dispatch(d, EV_STOP);
+                        continue;
+                }
                 if (d->state == DS_CRASHED) {
                         dispatch(d, EV_RESTART_DUE);
                         continue;

@@ -36,6 +36,7 @@ struct supervisor_config {
         unsigned backoff_base_ms;   /* first delay after the second crash */
         unsigned backoff_max_ms;
         unsigned backoff_reset_ms;  /* up this long: the crash count resets */
+        unsigned release_timeout_ms; /* a release.NNNN dyno is killed after this */
         bool unisolated;            /* no bwrap/cgroups/uid (not root) */
 };
 
@@ -50,6 +51,17 @@ int supervisor_start_all(struct supervisor *sup);
 
 /* Make the app's dynos match its formation and current release. */
 void supervisor_converge(struct supervisor *sup, const char *app_id);
+/* Starts a one-off dyno TYPE.NNNN (type_label "run" or "release") running
+ * `command` in release `release_version`: not part of the formation, never
+ * restarted, removed once it exited.  on_exit (if not NULL) is called once
+ * with its exit status when it is gone, -1 when it never ran (it could not
+ * start, was stopped before it did, or pierd is shutting down); possibly
+ * before supervisor_run() returns.  A release dyno is killed after
+ * release_timeout_ms.  ret_name (80 bytes) gets its name.  When the slug is
+ * still being unpacked, the dyno waits ("starting") until it is. */
+int supervisor_run(struct supervisor *sup, const char *app_id, int64_t release_version,
+                   const char *command, const char *type_label,
+                   void (*on_exit)(void *ud, int status), void *ud, char *ret_name);
 /* The app is gone: stop all of its dynos. */
 void supervisor_app_removed(struct supervisor *sup, const char *app_id);
 /* Restart (or stop) all dynos of an app, or of a type ("web"), or one

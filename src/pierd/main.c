@@ -37,6 +37,7 @@ struct options {
         unsigned build_max_files;
         uint16_t port_min, port_max;
         unsigned boot_timeout, stop_timeout;     /* seconds */
+        unsigned release_timeout;                /* seconds */
         unsigned backoff_ms, backoff_max_ms;
         bool no_router;
         unsigned router_workers;
@@ -65,6 +66,8 @@ static void usage(FILE *f)
                 "  --dyno-ports MIN-MAX   ports for web dynos (default 40000-49999)\n"
                 "  --boot-timeout SECS    a web dyno must bind $PORT within this (default 60)\n"
                 "  --stop-timeout SECS    SIGKILL this long after SIGTERM (default 30)\n"
+                "  --release-timeout SECS a release command is killed (and its release\n"
+                "                         fails) after this long (default 3600)\n"
                 "  --crash-backoff MS     wait before the 2nd restart of a crashing dyno,\n"
                 "                         doubling after each crash (default 10000)\n"
                 "  --crash-backoff-max MS the longest wait (default 300000)\n"
@@ -96,7 +99,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         enum { ARG_HOME = 0x100, ARG_LISTEN, ARG_ROUTER_LISTEN, ARG_DOMAIN, ARG_PUBLIC_URL,
                ARG_BUILDPACKS_DIR, ARG_BUILD_TIMEOUT, ARG_BUILD_MAX_FILES, ARG_DYNO_PORTS,
                ARG_BOOT_TIMEOUT, ARG_STOP_TIMEOUT, ARG_BACKOFF, ARG_BACKOFF_MAX, ARG_NO_ROUTER,
-               ARG_ROUTER_WORKERS, ARG_VERSION };
+               ARG_ROUTER_WORKERS, ARG_RELEASE_TIMEOUT, ARG_VERSION };
         static const struct option longopts[] = {
                 {"home", required_argument, NULL, ARG_HOME},
                 {"listen", required_argument, NULL, ARG_LISTEN},
@@ -111,6 +114,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"router-workers", required_argument, NULL, ARG_ROUTER_WORKERS},
                 {"boot-timeout", required_argument, NULL, ARG_BOOT_TIMEOUT},
                 {"stop-timeout", required_argument, NULL, ARG_STOP_TIMEOUT},
+                {"release-timeout", required_argument, NULL, ARG_RELEASE_TIMEOUT},
                 {"crash-backoff", required_argument, NULL, ARG_BACKOFF},
                 {"crash-backoff-max", required_argument, NULL, ARG_BACKOFF_MAX},
                 {"version", no_argument, NULL, ARG_VERSION},
@@ -188,6 +192,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 }
                 case ARG_BOOT_TIMEOUT:
                 case ARG_STOP_TIMEOUT:
+                case ARG_RELEASE_TIMEOUT:
                 case ARG_BACKOFF:
                 case ARG_BACKOFF_MAX: {
                         int64_t v;
@@ -199,6 +204,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                                 o->boot_timeout = (unsigned)v;
                         else if (c == ARG_STOP_TIMEOUT)
                                 o->stop_timeout = (unsigned)v;
+                        else if (c == ARG_RELEASE_TIMEOUT)
+                                o->release_timeout = (unsigned)v;
                         else if (c == ARG_BACKOFF)
                                 o->backoff_ms = (unsigned)v;
                         else
@@ -392,6 +399,7 @@ int main(int argc, char **argv)
                 .port_min = 40000,
                 .port_max = 49999,
                 .boot_timeout = 60, /* SPEC §4: R10 after 60 s */
+                .release_timeout = 3600,
                 .stop_timeout = 30, /* SPEC §4: R12 30 s after SIGTERM */
                 .backoff_ms = 10000,
                 .backoff_max_ms = 300000,
@@ -498,6 +506,7 @@ int main(int argc, char **argv)
                 .port_max = o.port_max,
                 .boot_timeout_ms = o.boot_timeout * 1000,
                 .stop_timeout_ms = o.stop_timeout * 1000,
+                .release_timeout_ms = MIN(o.release_timeout, 4000000u) * 1000,
                 .backoff_base_ms = o.backoff_ms,
                 .backoff_max_ms = o.backoff_max_ms,
                 .backoff_reset_ms = 10 * 60 * 1000, /* a good 10 minutes forgives */

@@ -445,9 +445,10 @@ static int next_version(struct store *s, const char *app_id, int64_t *ret)
 
 /* Inside a transaction: a new release of the app with its current config
  * vars as the snapshot. */
-static int release_insert(struct store *s, const char *app_id, const char *description,
-                          const char *user, const char *slug_id, const char *process_types,
-                          int64_t *ret_version)
+static int release_insert_status(struct store *s, const char *app_id, const char *description,
+                                 const char *user, const char *slug_id,
+                                 const char *process_types, const char *status,
+                                 int64_t *ret_version)
 {
         int64_t version;
         int r = next_version(s, app_id, &version);
@@ -462,13 +463,13 @@ static int release_insert(struct store *s, const char *app_id, const char *descr
         r = prepare(s, &st,
                     "INSERT INTO releases (id, app_id, version, description, user, status,"
                     " slug_id, process_types, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, 'succeeded', ?, ?, ?, ?)",
-                    "ssissssii", id, app_id, version, description, user, slug_id,
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "ssisssssii", id, app_id, version, description, user, status, slug_id,
                     process_types ? process_types : "{}", now, now);
         if (r < 0)
                 return r;
         if (!slug_id)
-                sqlite3_bind_null(st, 6);
+                sqlite3_bind_null(st, 7);
         int rc = sqlite3_step(st);
         if (rc != SQLITE_DONE)
                 return sql_error(rc);
@@ -478,13 +479,25 @@ static int release_insert(struct store *s, const char *app_id, const char *descr
                 "ss", id, app_id);
         if (r < 0)
                 return r;
-        r = run(s, "UPDATE apps SET updated_at = ?, released_at = ? WHERE id = ?", "iis", now, now,
-                app_id);
+        /* A pending release is not current (yet): released_at stays. */
+        if (streq(status, "succeeded"))
+                r = run(s, "UPDATE apps SET updated_at = ?, released_at = ? WHERE id = ?", "iis",
+                        now, now, app_id);
+        else
+                r = run(s, "UPDATE apps SET updated_at = ? WHERE id = ?", "is", now, app_id);
         if (r < 0)
                 return r;
         if (ret_version)
                 *ret_version = version;
         return 0;
+}
+
+static int release_insert(struct store *s, const char *app_id, const char *description,
+                          const char *user, const char *slug_id, const char *process_types,
+                          int64_t *ret_version)
+{
+        return release_insert_status(s, app_id, description, user, slug_id, process_types,
+                                     "succeeded", ret_version);
 }
 
 static int release_insert_keep_slug(struct store *s, const char *app_id,
@@ -1186,7 +1199,8 @@ int store_slug_get(struct store *s, const char *app_id, const char *slug_id, str
 }
 
 int store_release_deploy(struct store *s, const char *app_id, const struct slug *slug,
-                         const char *user, const char *description, int64_t *ret_version)
+                         const char *user, const char *description, bool pending,
+                         int64_t *ret_version)
 {
         int r = begin(s);
         if (r < 0)
@@ -1198,8 +1212,8 @@ int store_release_deploy(struct store *s, const char *app_id, const struct slug 
                 slug->buildpack, now_usec());
         if (r < 0)
                 goto fail;
-        r = release_insert(s, app_id, description, user, slug->id, slug->process_types,
-                           ret_version);
+        r = release_insert_status(s, app_id, description, user, slug->id, slug->process_types,
+                                  pending ? "pending" : "succeeded", ret_version);
         if (r < 0)
                 goto fail;
         return commit(s);
@@ -1372,6 +1386,36 @@ int store_formation_update(struct store *s, const char *app_id, const struct for
                                 " ON CONFLICT (app_id, type) DO UPDATE SET size = excluded.size",
                                 "sss", app_id, it->type, it->size);
         }
+        if (r < 0) {
+                rollback(s);
+                return r;
+        }
+        return commit(s);
+}
+
+int store_release_set_status(struct store *s, const char *app_id, int64_t version,
+                             const char *status)
+{
+        if (!streq(status, "succeeded") && !streq(status, "failed"))
+                return -EINVAL;
+        int r = begin(s);
+        if (r < 0)
+                return r;
+        int64_t now = now_usec();
+        r = run(s,
+                "UPDATE releases SET status = ?, updated_at = ? WHERE app_id = ?"
+                " AND version = ? AND status = 'pending'",
+                "sisi", status, now, app_id, version);
+        if (r >= 0 && sqlite3_changes(s->db) != 1)
+                r = -ENOENT;
+        /* released_at: when the current release (the newest succeeded one)
+         * went live: now, if that is this one. */
+        if (r >= 0 && streq(status, "succeeded"))
+                r = run(s,
+                        "UPDATE apps SET updated_at = ?1, released_at = ?1 WHERE id = ?2 AND"
+                        " NOT EXISTS (SELECT 1 FROM releases WHERE app_id = ?2 AND"
+                        " status = 'succeeded' AND version > ?3)",
+                        "isi", now, app_id, version);
         if (r < 0) {
                 rollback(s);
                 return r;

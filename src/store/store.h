@@ -127,8 +127,15 @@ struct slug {
         char *buildpack;     /* e.g. "Python" */
         int64_t created_at;
 };
+/* pending: the release has a release command to run first; it is not
+ * current until store_release_set_status() says it succeeded. */
 int store_release_deploy(struct store *s, const char *app_id, const struct slug *slug,
-                         const char *user, const char *description, int64_t *ret_version);
+                         const char *user, const char *description, bool pending,
+                         int64_t *ret_version);
+/* A pending release → "succeeded" (current now, if it is the newest) or
+ * "failed".  -ENOENT when there is no such pending release. */
+int store_release_set_status(struct store *s, const char *app_id, int64_t version,
+                             const char *status);
 /* A new release with version `version`'s slug and config vars; the app's
  * config vars are set back to those.  Description "Rollback to vN". */
 int store_release_rollback(struct store *s, const char *app_id, int64_t version,

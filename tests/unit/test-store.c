@@ -260,9 +260,9 @@ static void test_deploy_config_rollback(void)
         struct slug sl = {.id = "11111111-1111-4111-8111-111111111111", .commit = "abc",
                           .size = 10, .process_types = "{\"web\":\"x\"}", .buildpack = "B"};
         int64_t v = 0;
-        CHECK(store_release_deploy(s, a->id, &sl, "me", "Deploy abc", &v) == 0 && v == 2);
+        CHECK(store_release_deploy(s, a->id, &sl, "me", "Deploy abc", false, &v) == 0 && v == 2);
         /* the same slug twice is refused */
-        CHECK(store_release_deploy(s, a->id, &sl, "me", "Deploy abc", &v) == -EEXIST);
+        CHECK(store_release_deploy(s, a->id, &sl, "me", "Deploy abc", false, &v) == -EEXIST);
 
         struct config_var set[] = {{.key = "K", .value = "1", .value_len = 1}};
         struct config ch = {.n = 1, .vars = set};
