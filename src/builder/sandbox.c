@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "builder/sandbox.h"
+#include "lib/argv.h"
 #include "lib/util.h"
 
 /* The host's system directories; on Debian 12 /bin, /sbin and /lib* are
@@ -26,57 +27,16 @@ void strv_free(char **v)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 
-struct argv {
-        char **v;
-        size_t n, alloc;
-        bool oom;
-};
-
-static void add(struct argv *a, const char *s)
-{
-        char *copy;
-
-        if (a->oom)
-                return;
-        if (a->n + 2 > a->alloc) {
-                size_t alloc = a->alloc ? a->alloc * 2 : 64;
-                char **grown = reallocarray(a->v, alloc, sizeof(char *));
-
-                if (!grown) {
-                        a->oom = true;
-                        return;
-                }
-                a->v = grown;
-                a->alloc = alloc;
-        }
-        copy = strdup(s);
-        if (!copy) {
-                a->oom = true;
-                return;
-        }
-        a->v[a->n++] = copy;
-        a->v[a->n] = NULL;
-}
-
-/* Adds "PREFIX<v>", e.g. "--reuid=1000". */
-static void add_num(struct argv *a, const char *prefix, unsigned long v)
-{
-        char buf[64];
-
-        (void)snprintf(buf, sizeof(buf), "%s%lu", prefix, v);
-        add(a, buf);
-}
-
 int sandbox_argv(const struct sandbox *sb, const char *const *command, char ***ret)
 {
         struct argv a = {0};
 
-        add(&a, sb->bwrap);
-        add(&a, "--unshare-pid");
-        add(&a, "--unshare-ipc");
-        add(&a, "--unshare-uts");
-        add(&a, "--die-with-parent");
-        add(&a, "--new-session");
+        argv_add(&a, sb->bwrap);
+        argv_add(&a, "--unshare-pid");
+        argv_add(&a, "--unshare-ipc");
+        argv_add(&a, "--unshare-uts");
+        argv_add(&a, "--die-with-parent");
+        argv_add(&a, "--new-session");
         for (size_t i = 0; i < ELEMENTSOF(host_dirs); i++) {
                 char target[PATH_MAX];
                 struct stat st;
@@ -89,37 +49,37 @@ int sandbox_argv(const struct sandbox *sb, const char *const *command, char ***r
                         if (n <= 0)
                                 continue;
                         target[n] = '\0';
-                        add(&a, "--symlink");
-                        add(&a, target);
-                        add(&a, host_dirs[i]);
+                        argv_add(&a, "--symlink");
+                        argv_add(&a, target);
+                        argv_add(&a, host_dirs[i]);
                 } else if (S_ISDIR(st.st_mode)) {
-                        add(&a, "--ro-bind");
-                        add(&a, host_dirs[i]);
-                        add(&a, host_dirs[i]);
+                        argv_add(&a, "--ro-bind");
+                        argv_add(&a, host_dirs[i]);
+                        argv_add(&a, host_dirs[i]);
                 }
         }
-        add(&a, "--proc");
-        add(&a, "/proc");
-        add(&a, "--dev");
-        add(&a, "/dev");
+        argv_add(&a, "--proc");
+        argv_add(&a, "/proc");
+        argv_add(&a, "--dev");
+        argv_add(&a, "/dev");
         /* Privileged bwrap makes its tmpfs root's, mode 0755: the app's
          * uid needs them writable, sticky, as on any host. */
-        add(&a, "--perms");
-        add(&a, "1777");
-        add(&a, "--tmpfs");
-        add(&a, "/dev/shm");
-        add(&a, "--perms");
-        add(&a, "1777");
-        add(&a, "--tmpfs");
-        add(&a, "/tmp");
+        argv_add(&a, "--perms");
+        argv_add(&a, "1777");
+        argv_add(&a, "--tmpfs");
+        argv_add(&a, "/dev/shm");
+        argv_add(&a, "--perms");
+        argv_add(&a, "1777");
+        argv_add(&a, "--tmpfs");
+        argv_add(&a, "/tmp");
         for (size_t i = 0; i < sb->n_mounts; i++) {
-                add(&a, sb->mounts[i].writable ? "--bind" : "--ro-bind");
-                add(&a, sb->mounts[i].src);
-                add(&a, sb->mounts[i].dest);
+                argv_add(&a, sb->mounts[i].writable ? "--bind" : "--ro-bind");
+                argv_add(&a, sb->mounts[i].src);
+                argv_add(&a, sb->mounts[i].dest);
         }
-        add(&a, "--chdir");
-        add(&a, sb->chdir ? sb->chdir : "/");
-        add(&a, "--clearenv");
+        argv_add(&a, "--chdir");
+        argv_add(&a, sb->chdir ? sb->chdir : "/");
+        argv_add(&a, "--clearenv");
         for (size_t i = 0; sb->env && i < sb->env->n; i++) {
                 const char *e = sb->env->entries[i], *eq = strchr(e, '=');
                 _cleanup_free_ char *name = strndup(e, (size_t)(eq - e));
@@ -128,29 +88,29 @@ int sandbox_argv(const struct sandbox *sb, const char *const *command, char ***r
                         a.oom = true;
                         break;
                 }
-                add(&a, "--setenv");
-                add(&a, name);
-                add(&a, eq + 1);
+                argv_add(&a, "--setenv");
+                argv_add(&a, name);
+                argv_add(&a, eq + 1);
         }
         if (sb->drop) {
-                add(&a, "--cap-add");
-                add(&a, "CAP_SETUID");
-                add(&a, "--cap-add");
-                add(&a, "CAP_SETGID");
-                add(&a, "--cap-add");
-                add(&a, "CAP_SETPCAP");
-                add(&a, "--");
-                add(&a, sb->setpriv);
-                add_num(&a, "--reuid=", (unsigned long)sb->uid);
-                add_num(&a, "--regid=", (unsigned long)sb->uid);
-                add(&a, "--clear-groups");
-                add(&a, "--inh-caps=-all");
-                add(&a, "--bounding-set=-all");
-                add(&a, "--no-new-privs");
+                argv_add(&a, "--cap-add");
+                argv_add(&a, "CAP_SETUID");
+                argv_add(&a, "--cap-add");
+                argv_add(&a, "CAP_SETGID");
+                argv_add(&a, "--cap-add");
+                argv_add(&a, "CAP_SETPCAP");
+                argv_add(&a, "--");
+                argv_add(&a, sb->setpriv);
+                argv_addf(&a, "--reuid=%lu", (unsigned long)sb->uid);
+                argv_addf(&a, "--regid=%lu", (unsigned long)sb->uid);
+                argv_add(&a, "--clear-groups");
+                argv_add(&a, "--inh-caps=-all");
+                argv_add(&a, "--bounding-set=-all");
+                argv_add(&a, "--no-new-privs");
         }
-        add(&a, "--");
+        argv_add(&a, "--");
         for (const char *const *c = command; *c; c++)
-                add(&a, *c);
+                argv_add(&a, *c);
 
         if (a.oom) {
                 strv_free(a.v);

@@ -80,6 +80,7 @@
 #include "dyno/envfile.h"
 #include "lib/spawn.h"
 #include "lib/strbuf.h"
+#include "lib/argv.h"
 #include "lib/util.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -371,63 +372,6 @@ static int find_program(const char *name, char ret[static PATH_MAX])
         return r;
 }
 
-struct argv {
-        char **v;
-        size_t n, alloc;
-        bool oom;
-};
-
-static void argv_free(struct argv *a)
-{
-        for (size_t i = 0; i < a->n; i++)
-                free(a->v[i]);
-        free(a->v);
-        *a = (struct argv){0};
-}
-
-static void add(struct argv *a, const char *s)
-{
-        char *copy;
-
-        if (a->oom)
-                return;
-        if (a->n + 2 > a->alloc) {
-                size_t alloc = a->alloc ? a->alloc * 2 : 64;
-                char **grown = reallocarray(a->v, alloc, sizeof(char *));
-
-                if (!grown) {
-                        a->oom = true;
-                        return;
-                }
-                a->v = grown;
-                a->alloc = alloc;
-        }
-        copy = strdup(s);
-        if (!copy) {
-                a->oom = true;
-                return;
-        }
-        a->v[a->n++] = copy;
-        a->v[a->n] = NULL;
-}
-
-static void addf(struct argv *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void addf(struct argv *a, const char *fmt, ...)
-{
-        char buf[128];
-        va_list ap;
-        int n;
-
-        va_start(ap, fmt);
-        n = vsnprintf(buf, sizeof(buf), fmt, ap);
-        va_end(ap);
-        if (n < 0 || (size_t)n >= sizeof(buf)) {
-                a->oom = true;
-                return;
-        }
-        add(a, buf);
-}
-
 static void add_stack(struct argv *a)
 {
         for (size_t i = 0; i < ELEMENTSOF(stack_dirs); i++) {
@@ -442,13 +386,13 @@ static void add_stack(struct argv *a)
                         if (n <= 0)
                                 continue;
                         target[n] = '\0';
-                        add(a, "--symlink");
-                        add(a, target);
-                        add(a, stack_dirs[i]);
+                        argv_add(a, "--symlink");
+                        argv_add(a, target);
+                        argv_add(a, stack_dirs[i]);
                 } else if (S_ISDIR(st.st_mode)) {
-                        add(a, "--ro-bind");
-                        add(a, stack_dirs[i]);
-                        add(a, stack_dirs[i]);
+                        argv_add(a, "--ro-bind");
+                        argv_add(a, stack_dirs[i]);
+                        argv_add(a, stack_dirs[i]);
                 }
         }
         for (size_t i = 0; i < ELEMENTSOF(etc_links); i++) {
@@ -456,9 +400,9 @@ static void add_stack(struct argv *a)
 
                 if (!real || strneq(real, "/etc/", 5) || strneq(real, "/usr/", 5))
                         continue;
-                add(a, "--ro-bind-try");
-                add(a, real);
-                add(a, real);
+                argv_add(a, "--ro-bind-try");
+                argv_add(a, real);
+                argv_add(a, real);
         }
 }
 
@@ -466,47 +410,47 @@ static void add_stack(struct argv *a)
 static int bwrap_options(const struct options *o, const char *app_src, const struct dyno_env *env,
                          struct argv *a)
 {
-        add(a, "--unshare-pid");
-        add(a, "--unshare-ipc");
-        add(a, "--unshare-uts");
-        add(a, "--unshare-cgroup-try");
-        add(a, "--hostname");
-        add(a, o->name);
+        argv_add(a, "--unshare-pid");
+        argv_add(a, "--unshare-ipc");
+        argv_add(a, "--unshare-uts");
+        argv_add(a, "--unshare-cgroup-try");
+        argv_add(a, "--hostname");
+        argv_add(a, o->name);
         /* No --die-with-parent: pierd may restart while its dynos run on. */
-        add(a, "--new-session");
+        argv_add(a, "--new-session");
         add_stack(a);
-        add(a, "--proc");
-        add(a, "/proc");
-        add(a, "--dev");
-        add(a, "/dev");
+        argv_add(a, "--proc");
+        argv_add(a, "/proc");
+        argv_add(a, "--dev");
+        argv_add(a, "/dev");
         /* Privileged bwrap makes its tmpfs root's, mode 0755; the app's uid
          * needs them writable and sticky, as on any host. */
-        add(a, "--perms");
-        add(a, "1777");
-        add(a, "--tmpfs");
-        add(a, "/dev/shm");
-        add(a, "--perms");
-        add(a, "1777");
-        add(a, "--tmpfs");
-        add(a, "/tmp");
-        add(a, "--bind");
-        add(a, app_src);
-        add(a, "/app");
-        add(a, "--chdir");
-        add(a, "/app");
-        add(a, "--clearenv");
+        argv_add(a, "--perms");
+        argv_add(a, "1777");
+        argv_add(a, "--tmpfs");
+        argv_add(a, "/dev/shm");
+        argv_add(a, "--perms");
+        argv_add(a, "1777");
+        argv_add(a, "--tmpfs");
+        argv_add(a, "/tmp");
+        argv_add(a, "--bind");
+        argv_add(a, app_src);
+        argv_add(a, "/app");
+        argv_add(a, "--chdir");
+        argv_add(a, "/app");
+        argv_add(a, "--clearenv");
         for (size_t i = 0; i < env->n; i++) {
-                add(a, "--setenv");
-                add(a, env->names[i]);
-                add(a, env->values[i]);
+                argv_add(a, "--setenv");
+                argv_add(a, env->names[i]);
+                argv_add(a, env->values[i]);
         }
         /* All setpriv needs to become the app; it drops these too. */
-        add(a, "--cap-add");
-        add(a, "CAP_SETUID");
-        add(a, "--cap-add");
-        add(a, "CAP_SETGID");
-        add(a, "--cap-add");
-        add(a, "CAP_SETPCAP");
+        argv_add(a, "--cap-add");
+        argv_add(a, "CAP_SETUID");
+        argv_add(a, "--cap-add");
+        argv_add(a, "CAP_SETGID");
+        argv_add(a, "--cap-add");
+        argv_add(a, "CAP_SETPCAP");
         return a->oom ? -ENOMEM : 0;
 }
 
@@ -514,23 +458,23 @@ static int bwrap_options(const struct options *o, const char *app_src, const str
 static int sandbox_command(const struct options *o, const char *bwrap, const char *setpriv,
                            const char *fdstr, struct argv *a)
 {
-        add(a, bwrap);
-        add(a, "--args");
-        add(a, fdstr);
-        add(a, "--");
-        add(a, setpriv);
-        addf(a, "--reuid=%u", (unsigned)o->uid);
-        addf(a, "--regid=%u", (unsigned)o->uid);
-        add(a, "--clear-groups");
-        add(a, "--inh-caps=-all");
-        add(a, "--bounding-set=-all");
-        add(a, "--no-new-privs");
-        add(a, "--");
-        add(a, "/bin/sh");
-        add(a, "-c");
-        add(a, profile_wrapper());
-        add(a, o->command);
-        add(a, "/app");
+        argv_add(a, bwrap);
+        argv_add(a, "--args");
+        argv_add(a, fdstr);
+        argv_add(a, "--");
+        argv_add(a, setpriv);
+        argv_addf(a, "--reuid=%u", (unsigned)o->uid);
+        argv_addf(a, "--regid=%u", (unsigned)o->uid);
+        argv_add(a, "--clear-groups");
+        argv_add(a, "--inh-caps=-all");
+        argv_add(a, "--bounding-set=-all");
+        argv_add(a, "--no-new-privs");
+        argv_add(a, "--");
+        argv_add(a, "/bin/sh");
+        argv_add(a, "-c");
+        argv_add(a, profile_wrapper());
+        argv_add(a, o->command);
+        argv_add(a, "/app");
         return a->oom ? -ENOMEM : 0;
 }
 
@@ -756,31 +700,31 @@ static int run_isolated(const struct options *o)
 
         r = bwrap_options(o, app, env, &a);
         if (r < 0) {
-                argv_free(&a);
+                argv_done(&a);
                 return fail(r, "building the bwrap command line");
         }
         /* The options go through a memfd: on the command line the config
          * vars (secrets) would be readable by every local user in
          * /proc/PID/cmdline.  bwrap reads it and closes it. */
         fd = args_fd(&a);
-        argv_free(&a);
+        argv_done(&a);
         if (fd < 0)
                 return fail(fd, "passing the options to bwrap");
         (void)snprintf(fdstr, sizeof(fdstr), "%d", fd);
         r = sandbox_command(o, bwrap, setpriv, fdstr, &a);
         if (r < 0) {
-                argv_free(&a);
+                argv_done(&a);
                 return fail(r, "building the bwrap command line");
         }
         r = setup_relay();
         if (r < 0) {
-                argv_free(&a);
+                argv_done(&a);
                 return fail(r, "starting the output relay");
         }
         reset_signals();
         execve(bwrap, a.v, empty_env);
         r = -errno;
-        argv_free(&a);
+        argv_done(&a);
         return fail(r, "executing %s", bwrap);
 }
 
