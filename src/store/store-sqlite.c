@@ -215,6 +215,26 @@ static int grow(void *arrayp, size_t *alloc, size_t n, size_t size)
         return 0;
 }
 
+/* Steps `st` to its end, appending each row to a growing array of
+ * `size`-byte items made by from_row().  On failure *n counts only the
+ * items made whole, so the caller's free function can free them. */
+static int read_rows(sqlite3_stmt *st, void *arrayp, size_t *n, size_t size,
+                     int (*from_row)(sqlite3_stmt *st, void *item))
+{
+        size_t alloc = 0;
+        int rc, r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                r = grow(arrayp, &alloc, *n, size);
+                if (r < 0)
+                        return r;
+                r = from_row(st, (char *)*(void **)arrayp + *n * size);
+                if (r < 0)
+                        return r;
+                (*n)++;
+        }
+        return rc == SQLITE_DONE ? 0 : sql_error(rc);
+}
+
 static int begin(struct store *s)
 {
         /* IMMEDIATE takes the write lock up front, so two writers never
@@ -352,8 +372,9 @@ void app_list_free(struct app_list *l)
 #define APP_COLUMNS                                                                                \
         "a.id, a.name, a.owner, a.created_at, a.updated_at, a.maintenance, a.released_at, a.uid"
 
-static int app_from_row(sqlite3_stmt *st, struct app *a)
+static int app_from_row(sqlite3_stmt *st, void *item)
 {
+        struct app *a = item;
         col_copy_id(st, 0, a->id);
         a->name = col_strdup(st, 1);
         a->owner = col_strdup(st, 2);
@@ -403,26 +424,13 @@ int store_app_list(struct store *s, struct app_list **ret)
         struct app_list *l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
-        size_t alloc = 0;
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                r = grow(&l->apps, &alloc, l->n, sizeof(struct app));
-                if (r < 0)
-                        goto fail;
-                r = app_from_row(st, &l->apps[l->n]);
-                if (r < 0)
-                        goto fail;
-                l->n++;
-        }
-        if (rc != SQLITE_DONE) {
-                r = sql_error(rc);
-                goto fail;
+        r = read_rows(st, &l->apps, &l->n, sizeof(struct app), app_from_row);
+        if (r < 0) {
+                app_list_free(l);
+                return r;
         }
         *ret = l;
         return 0;
-fail:
-        app_list_free(l);
-        return r;
 }
 
 /* Inside a transaction: the next release version of an app. */
@@ -736,8 +744,9 @@ void release_list_free(struct release_list *l)
         " r.version = (SELECT MAX(version) FROM releases WHERE app_id = r.app_id"                 \
         "  AND status = 'succeeded')"
 
-static int release_from_row(sqlite3_stmt *st, struct release *r)
+static int release_from_row(sqlite3_stmt *st, void *item)
 {
+        struct release *r = item;
         *r = (struct release){0};
         col_copy_id(st, 0, r->id);
         col_copy_id(st, 1, r->app_id);
@@ -771,26 +780,13 @@ int store_release_list(struct store *s, const char *app_id, struct release_list 
         struct release_list *l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
-        size_t alloc = 0;
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                r = grow(&l->releases, &alloc, l->n, sizeof(struct release));
-                if (r < 0)
-                        goto fail;
-                r = release_from_row(st, &l->releases[l->n]);
-                if (r < 0)
-                        goto fail;
-                l->n++;
-        }
-        if (rc != SQLITE_DONE) {
-                r = sql_error(rc);
-                goto fail;
+        r = read_rows(st, &l->releases, &l->n, sizeof(struct release), release_from_row);
+        if (r < 0) {
+                release_list_free(l);
+                return r;
         }
         *ret = l;
         return 0;
-fail:
-        release_list_free(l);
-        return r;
 }
 
 static int release_get_one(sqlite3_stmt *st, struct release **ret)
@@ -870,8 +866,9 @@ void domain_list_free(struct domain_list *l)
 
 #define DOMAIN_COLUMNS "id, app_id, hostname, created_at"
 
-static int domain_from_row(sqlite3_stmt *st, struct domain *d)
+static int domain_from_row(sqlite3_stmt *st, void *item)
 {
+        struct domain *d = item;
         *d = (struct domain){0};
         col_copy_id(st, 0, d->id);
         col_copy_id(st, 1, d->app_id);
@@ -910,26 +907,13 @@ int store_domain_list(struct store *s, const char *app_id, struct domain_list **
         struct domain_list *l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
-        size_t alloc = 0;
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                r = grow(&l->domains, &alloc, l->n, sizeof(struct domain));
-                if (r < 0)
-                        goto fail;
-                r = domain_from_row(st, &l->domains[l->n]);
-                if (r < 0)
-                        goto fail;
-                l->n++;
-        }
-        if (rc != SQLITE_DONE) {
-                r = sql_error(rc);
-                goto fail;
+        r = read_rows(st, &l->domains, &l->n, sizeof(struct domain), domain_from_row);
+        if (r < 0) {
+                domain_list_free(l);
+                return r;
         }
         *ret = l;
         return 0;
-fail:
-        domain_list_free(l);
-        return r;
 }
 
 int store_domain_add(struct store *s, const char *app_id, const char *hostname,
@@ -1041,8 +1025,9 @@ void token_list_free(struct token_list *l)
 
 #define TOKEN_COLUMNS "id, user, scope, description, created_at"
 
-static int token_from_row(sqlite3_stmt *st, struct token *t)
+static int token_from_row(sqlite3_stmt *st, void *item)
 {
+        struct token *t = item;
         *t = (struct token){0};
         col_copy_id(st, 0, t->id);
         t->user = col_strdup(st, 1);
@@ -1113,26 +1098,13 @@ int store_token_list(struct store *s, struct token_list **ret)
         struct token_list *l = calloc(1, sizeof(*l));
         if (!l)
                 return -ENOMEM;
-        size_t alloc = 0;
-        int rc;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                r = grow(&l->tokens, &alloc, l->n, sizeof(struct token));
-                if (r < 0)
-                        goto fail;
-                r = token_from_row(st, &l->tokens[l->n]);
-                if (r < 0)
-                        goto fail;
-                l->n++;
-        }
-        if (rc != SQLITE_DONE) {
-                r = sql_error(rc);
-                goto fail;
+        r = read_rows(st, &l->tokens, &l->n, sizeof(struct token), token_from_row);
+        if (r < 0) {
+                token_list_free(l);
+                return r;
         }
         *ret = l;
         return 0;
-fail:
-        token_list_free(l);
-        return r;
 }
 
 int store_token_delete(struct store *s, const char *id)
