@@ -23,6 +23,7 @@
 #include "lib/utf8.h"
 #include "lib/util.h"
 #include "pierd/api.h"
+#include "pierd/api-int.h"
 #include "pierd/dynos.h"
 #include "pierd/git.h"
 
@@ -30,67 +31,6 @@
 #define BODY_MAX       (1024 * 1024) /* bytes of request body */
 #define JSON_DEPTH_MAX 32
 #define GENERATE_TRIES 16 /* random app names before giving up */
-
-struct api {
-        struct loop *loop;
-        struct store *store;
-        struct MHD_Daemon *mhd;
-        struct loop_io *io;
-        struct loop_timer *timer;
-        char *domain;
-        uint16_t router_port;
-        char *url;
-        struct git_env git;
-        struct supervisor *sup;
-        char *home, *build_bin, *buildpacks_dir;
-        struct watcher *watchers; /* router table long-polls, parked */
-        struct release_run *release_runs; /* release commands running */
-        /* GET /apps is the busiest read and the costliest to encode: its
-         * body is kept until the next change.  Every request that may
-         * change state bumps `generation`. */
-        uint64_t generation;
-        char *apps_body;
-        size_t apps_body_len;
-        uint64_t apps_body_generation;
-};
-
-/* One HTTP request while its body arrives. */
-struct request {
-        struct strbuf body;
-        bool too_large;
-        struct git_request *git; /* set for /APP.git/... requests */
-        struct watcher *watch;   /* a parked GET /router/table */
-};
-
-/* A GET /router/table?since=N waiting for a newer table (or its time). */
-struct watcher {
-        struct api *api;
-        struct MHD_Connection *conn;
-        struct request *req;
-        struct loop_timer *timer;
-        bool expired;
-        struct watcher *prev, *next;
-};
-
-/* What a handler sees, and what it leaves for the reply. */
-struct call {
-        struct api *api;
-        struct MHD_Connection *conn;
-        const char *method;
-        const struct token *token;
-        const char *param[2]; /* the :captures of the route, in order */
-        json_t *body;         /* parsed request body, NULL when empty */
-        /* reply */
-        unsigned status;
-        json_t *out;
-        int64_t release_version; /* > 0: sent as Pier-Release-Version */
-        struct request *req;
-        bool parked;             /* suspended: no reply now */
-        char *raw;               /* a body already encoded, instead of out */
-        size_t raw_len;
-};
-
-
 
 /* ---- replies ---- */
 
@@ -110,8 +50,7 @@ static const char *error_id(unsigned status)
 }
 
 /* Sets an error reply; returns the status for `return fail(...)`. */
-__attribute__((format(printf, 3, 4))) static unsigned fail(struct call *c, unsigned status,
-                                                           const char *fmt, ...)
+unsigned fail(struct call *c, unsigned status, const char *fmt, ...)
 {
         _cleanup_free_ char *msg = NULL;
         va_list ap;
@@ -127,7 +66,7 @@ __attribute__((format(printf, 3, 4))) static unsigned fail(struct call *c, unsig
 }
 
 /* A store error as the client should see it. */
-static unsigned fail_store(struct call *c, int r, const char *what)
+unsigned fail_store(struct call *c, int r, const char *what)
 {
         if (r == -ENOMEM)
                 return fail(c, 500, "out of memory while %s; try again", what);
@@ -329,7 +268,7 @@ static json_t *token_json(const struct token *t, const char *secret)
 /* ---- handlers ---- */
 
 /* Finds the app named by the route's first capture, or fails with 404. */
-static int load_app(struct call *c, struct app **ret)
+int load_app(struct call *c, struct app **ret)
 {
         int r = store_app_get(c->api->store, c->param[0], ret);
         if (r == -ENOENT)
@@ -1736,6 +1675,12 @@ static enum MHD_Result handle(struct api *a, struct MHD_Connection *conn, const 
         unsigned status = rt->fn(&c);
         if (c.parked)
                 return MHD_YES; /* resumed later, then handled again */
+        if (c.response) {
+                json_decref(c.out);
+                enum MHD_Result ret = MHD_queue_response(conn, status, c.response);
+                MHD_destroy_response(c.response);
+                return ret;
+        }
         size_t body_len = c.raw_len;
         char *text = c.raw ? c.raw : dump_json(c.out, &body_len);
         json_decref(c.out);
