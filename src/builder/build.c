@@ -1003,6 +1003,19 @@ static void build_free(struct build *b)
         api_done(&b->api);
 }
 
+/* "Build started by USER" / "Build failed" in the app's log (the output
+ * itself goes to the push only, as on Heroku).  Best effort. */
+static void report_build(struct build *b, const char *event)
+{
+        _cleanup_free_ char *path = NULL, *err = NULL;
+        json_t *body = json_pack("{s:s}", "event", event), *reply = NULL;
+        long status;
+        if (body && b->api.curl && asprintf(&path, "/apps/%s/build-events", b->cfg->app_id) >= 0)
+                (void)api_call(&b->api, "POST", path, body, &status, &reply, &err);
+        json_decref(body);
+        json_decref(reply);
+}
+
 static int build_steps(struct build *b)
 {
         int r;
@@ -1013,6 +1026,7 @@ static int build_steps(struct build *b)
         r = api_init(&b->api, b->cfg->api_url, b->cfg->token);
         if (r < 0)
                 return r;
+        report_build(b, "started");
         r = uuid_v4(b->request_id);
         if (r < 0)
                 return r;
@@ -1084,6 +1098,7 @@ int build_run(const struct build_config *cfg, const char *commit)
                 if (b.slug_path)
                         (void)unlink(b.slug_path);
                 output_step("Build failed");
+                report_build(&b, "failed");
         }
         build_free(&b);
         return r;

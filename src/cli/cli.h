@@ -131,6 +131,17 @@ void api_reply_done(struct api_reply *reply);
 int api_request(struct cli *cli, const char *method, const char *path, json_t *body,
                 struct api_reply *ret_reply);
 
+/* GET PATH as a stream: the body goes to on_data as it arrives (it returns
+ * len to go on, anything else to stop: -ECANCELED).  No time limit, but a
+ * connection silent for idle_s seconds is given up.  Returns 0 with the
+ * status in *ret_reply (and, for a non-2xx answer, the error body); or,
+ * NOT reported (the caller may retry): -ECONNREFUSED when pierd could not
+ * be reached, -ECONNRESET when the stream broke or went silent; other
+ * errors are reported. */
+int api_stream(struct cli *cli, const char *path, unsigned idle_s,
+               size_t (*on_data)(const char *data, size_t len, void *ud), void *ud,
+               struct api_reply *ret_reply);
+
 /* As api_request(), but anything but a 2xx answer is reported (the API's
  * message, or the 401 hint) and returned as a negative errno.  ret_body
  * and ret_release_version may be NULL. */

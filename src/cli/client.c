@@ -514,17 +514,15 @@ static int report_curl_error(struct cli *cli, CURLcode code, const char *errbuf,
         }
 }
 
-int api_request(struct cli *cli, const char *method, const char *path, json_t *body,
-                struct api_reply *ret_reply)
+/* Sets cli->curl up for METHOD on PATH (with a JSON PAYLOAD when not NULL):
+ * URL, headers (*ret_headers, for the caller to free after the transfer),
+ * connect timeout, protocols.  Errors are reported. */
+static int request_setup(struct cli *cli, const char *method, const char *path,
+                         const char *payload, struct curl_slist **ret_headers)
 {
-        _cleanup_free_ char *url = NULL, *payload = NULL, *auth = NULL;
-        struct transfer t = {.body = STRBUF_INIT, .release_version = -1};
+        _cleanup_free_ char *url = NULL, *auth = NULL;
         struct curl_slist *headers = NULL, *h;
-        char errbuf[CURL_ERROR_SIZE] = "";
         struct strbuf sb = STRBUF_INIT;
-        CURLcode code;
-        json_t *json = NULL;
-        long status = 0;
         int r;
 
         r = cli_resolve_api(cli);
@@ -565,10 +563,7 @@ int api_request(struct cli *cli, const char *method, const char *path, json_t *b
                         goto oom;
                 headers = h;
         }
-        if (body) {
-                payload = json_dumps(body, JSON_COMPACT);
-                if (!payload)
-                        goto oom;
+        if (payload) {
                 h = curl_slist_append(headers, "Content-Type: application/json");
                 if (!h)
                         goto oom;
@@ -585,38 +580,73 @@ int api_request(struct cli *cli, const char *method, const char *path, json_t *b
                                        (curl_off_t)strlen(payload));
         }
         (void)curl_easy_setopt(cli->curl, CURLOPT_HTTPHEADER, headers);
+        (void)curl_easy_setopt(cli->curl, CURLOPT_NOSIGNAL, 1L);
+        (void)curl_easy_setopt(cli->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+        (void)curl_easy_setopt(cli->curl, CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+        (void)curl_easy_setopt(cli->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+        *ret_headers = headers;
+        return 0;
+oom:
+        curl_slist_free_all(headers);
+        strbuf_release(&sb);
+        cli_error("out of memory");
+        return -ENOMEM;
+}
+
+/* A body that is JSON for a 2xx answer: parsed into *ret_json. */
+static int parse_reply(struct cli *cli, long status, const struct strbuf *body, json_t **ret_json)
+{
+        *ret_json = NULL;
+        if (body->len == 0)
+                return 0;
+        *ret_json = json_loadb(body->buf, body->len, 0, NULL);
+        if (!*ret_json && status >= 200 && status < 300) {
+                cli_error("pierd at %s sent an answer that is not JSON", cli->api_url);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+int api_request(struct cli *cli, const char *method, const char *path, json_t *body,
+                struct api_reply *ret_reply)
+{
+        _cleanup_free_ char *payload = NULL;
+        struct transfer t = {.body = STRBUF_INIT, .release_version = -1};
+        struct curl_slist *headers = NULL;
+        char errbuf[CURL_ERROR_SIZE] = "";
+        CURLcode code;
+        json_t *json = NULL;
+        long status = 0;
+        int r;
+
+        if (body && !(payload = json_dumps(body, JSON_COMPACT))) {
+                cli_error("out of memory");
+                return -ENOMEM;
+        }
+        r = request_setup(cli, method, path, payload, &headers);
+        if (r < 0)
+                return r;
         (void)curl_easy_setopt(cli->curl, CURLOPT_WRITEFUNCTION, on_body);
         (void)curl_easy_setopt(cli->curl, CURLOPT_WRITEDATA, &t);
         (void)curl_easy_setopt(cli->curl, CURLOPT_HEADERFUNCTION, on_header);
         (void)curl_easy_setopt(cli->curl, CURLOPT_HEADERDATA, &t);
         (void)curl_easy_setopt(cli->curl, CURLOPT_ERRORBUFFER, errbuf);
-        (void)curl_easy_setopt(cli->curl, CURLOPT_NOSIGNAL, 1L);
-        (void)curl_easy_setopt(cli->curl, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
         (void)curl_easy_setopt(cli->curl, CURLOPT_TIMEOUT_MS, REQUEST_TIMEOUT_MS);
-        (void)curl_easy_setopt(cli->curl, CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-        (void)curl_easy_setopt(cli->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
 
         code = curl_easy_perform(cli->curl);
         curl_slist_free_all(headers);
-        headers = NULL;
         if (code != CURLE_OK) {
                 r = report_curl_error(cli, code, errbuf, &t);
                 strbuf_release(&t.body);
                 return r;
         }
         (void)curl_easy_getinfo(cli->curl, CURLINFO_RESPONSE_CODE, &status);
-
-        if (t.body.len > 0) {
-                json = json_loadb(t.body.buf, t.body.len, 0, NULL);
-                if (!json && status >= 200 && status < 300) {
-                        strbuf_release(&t.body);
-                        cli_error("pierd at %s sent an answer that is not JSON", cli->api_url);
-                        return -EBADMSG;
-                }
-        }
+        r = parse_reply(cli, status, &t.body, &json);
         strbuf_release(&t.body);
+        if (r < 0)
+                return r;
 
         *ret_reply = (struct api_reply){
             .status = status,
@@ -624,11 +654,64 @@ int api_request(struct cli *cli, const char *method, const char *path, json_t *b
             .release_version = t.release_version,
         };
         return 0;
-oom:
+}
+
+struct stream {
+        struct cli *cli;
+        size_t (*on_data)(const char *data, size_t len, void *ud);
+        void *ud;
+        struct transfer error; /* the body of a non-2xx answer */
+};
+
+static size_t on_stream_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+        struct stream *st = userdata;
+        long status = 0;
+        (void)curl_easy_getinfo(st->cli->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status < 200 || status >= 300)
+                return on_body(data, size, nmemb, &st->error);
+        return st->on_data(data, size * nmemb, st->ud);
+}
+
+int api_stream(struct cli *cli, const char *path, unsigned idle_s,
+               size_t (*on_data)(const char *data, size_t len, void *ud), void *ud,
+               struct api_reply *ret_reply)
+{
+        struct stream st = {.cli = cli, .on_data = on_data, .ud = ud,
+                            .error = {.body = STRBUF_INIT, .release_version = -1}};
+        struct curl_slist *headers = NULL;
+        json_t *json = NULL;
+        long status = 0;
+        int r;
+
+        r = request_setup(cli, "GET", path, NULL, &headers);
+        if (r < 0)
+                return r;
+        (void)curl_easy_setopt(cli->curl, CURLOPT_WRITEFUNCTION, on_stream_body);
+        (void)curl_easy_setopt(cli->curl, CURLOPT_WRITEDATA, &st);
+        /* No time limit, but a stream silent for idle_s is dead. */
+        (void)curl_easy_setopt(cli->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        (void)curl_easy_setopt(cli->curl, CURLOPT_LOW_SPEED_TIME, (long)idle_s);
+        CURLcode code = curl_easy_perform(cli->curl);
         curl_slist_free_all(headers);
-        strbuf_release(&sb);
-        cli_error("out of memory");
-        return -ENOMEM;
+        (void)curl_easy_getinfo(cli->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (code == CURLE_WRITE_ERROR && status >= 200 && status < 300) {
+                /* on_data said stop */
+                strbuf_release(&st.error.body);
+                return -ECANCELED;
+        }
+        if (code != CURLE_OK) {
+                strbuf_release(&st.error.body);
+                return code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST
+                               ? -ECONNREFUSED
+                               : -ECONNRESET;
+        }
+        r = parse_reply(cli, status, &st.error.body, &json);
+        strbuf_release(&st.error.body);
+        if (r < 0)
+                return r;
+        *ret_reply = (struct api_reply){.status = status, .body = json, .release_version = -1};
+        return 0;
 }
 
 int api_report_error(struct cli *cli, const struct api_reply *reply)

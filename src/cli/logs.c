@@ -1,23 +1,41 @@
-/* logs: the app's recent log lines (SPEC §6), oldest first.
+/* logs: the app's recent log lines (SPEC §6), oldest first, and with
+ * --tail every new one as it arrives, until Ctrl-C.
  *
- * A line is "2026-11-26T13:47:20.677020+00:00 SOURCE[PROC]: MESSAGE".  The
- * filters (-s, -d/-p) are applied here, to the most pierd keeps, before
- * the last N are taken; --tail is for later. */
+ * A line is "2026-11-26T13:47:20.677020+00:00 SOURCE[PROC]: MESSAGE".  Both
+ * read GET /apps/APP/log-stream (docs/api.md): the recent lines first, then
+ * the tail with since=<stamp of the last line seen>, so that nothing is
+ * lost or shown twice between the two, nor when the tail reconnects after
+ * pierd went away.  The filters (-s, -d/-p) are applied here, to all that
+ * pierd keeps, before the last N are taken. */
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "cli/cli.h"
 #include "lib/strbuf.h"
+#include "lib/timefmt.h"
 #include "lib/util.h"
 
 /* Heroku's defaults: 100 lines unless told, at most the 1500 an app keeps. */
 #define LOGS_DEFAULT 100
 #define LOGS_MAX     1500
+#define LINE_BUF_MAX (64 * 1024) /* a longer "line" from pierd is dropped */
+#define TAIL_IDLE_S  45          /* pierd sends a heartbeat every 15 s */
+#define RETRY_MS     500
+
+struct logs {
+        const char *source, *proc;
+        bool json, color;
+        int64_t last_usec; /* stamp of the last line read, shown or not */
+        struct strbuf partial;
+        struct strbuf all; /* the recent lines, before the last N are taken */
+};
 
 /* Whether LINE's "SOURCE[PROC]" matches: SOURCE exactly, PROC exactly or
  * as its type ("web" matches web.1, web.2).  NULL matches anything. */
@@ -47,28 +65,218 @@ static bool line_matches(const char *line, const char *source, const char *proc)
         return (size_t)(close - open) == len || open[len] == '.';
 }
 
+/* The stamp a line starts with, 0 when it has none. */
+static int64_t line_usec(const char *line, size_t len)
+{
+        char ts[48];
+        const char *sp = memchr(line, ' ', len);
+        int64_t usec;
+
+        if (!sp || (size_t)(sp - line) >= sizeof(ts))
+                return 0;
+        memcpy(ts, line, (size_t)(sp - line));
+        ts[sp - line] = '\0';
+        return time_parse_iso8601(ts, &usec) < 0 ? 0 : usec;
+}
+
+/* "SOURCE[PROC]:" coloured, as the Heroku CLI does: the platform in
+ * magenta, the API in green, each dyno in a colour of its own. */
+static const char *line_color(const char *line, size_t len)
+{
+        static const char *const dyno_colors[] = {"\033[36m", "\033[33m", "\033[34m",
+                                                  "\033[32m", "\033[35m"};
+        const char *src = memchr(line, ' ', len);
+        unsigned h = 0;
+
+        if (!src)
+                return NULL;
+        src++;
+        if (strneq(src, "heroku[", 7))
+                return "\033[35m";
+        if (strneq(src, "app[api]", 8))
+                return "\033[32m";
+        for (const char *p = src; p < line + len && *p != ']'; p++)
+                h = h * 31 + (unsigned char)*p;
+        return dyno_colors[h % ELEMENTSOF(dyno_colors)];
+}
+
+static void print_line(struct logs *lg, const char *line, size_t len)
+{
+        if (lg->json) {
+                json_t *s = json_stringn_nocheck(line, len);
+                char *text = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+                if (text)
+                        puts(text);
+                free(text);
+                json_decref(s);
+                return;
+        }
+        const char *color = lg->color ? line_color(line, len) : NULL;
+        const char *src = color ? memchr(line, ' ', len) : NULL;
+        const char *end = src ? memchr(src, ':', len - (size_t)(src - line)) : NULL;
+        if (end) {
+                /* Dyno output may hold any bytes: written raw. */
+                fwrite(line, 1, (size_t)(src - line) + 1, stdout);
+                fputs(color, stdout);
+                fwrite(src + 1, 1, (size_t)(end - src), stdout);
+                fputs("\033[0m", stdout);
+                fwrite(end + 1, 1, len - (size_t)(end + 1 - line), stdout);
+        } else
+                fwrite(line, 1, len, stdout);
+        fputc('\n', stdout);
+}
+
+/* Whole lines of a stream: the tail prints them as they come. */
+static size_t on_tail_data(const char *data, size_t len, void *ud)
+{
+        struct logs *lg = ud;
+        if (strbuf_add(&lg->partial, data, len) < 0)
+                return 0;
+        size_t start = 0;
+        char *nl;
+        while ((nl = memchr(lg->partial.buf + start, '\n', lg->partial.len - start))) {
+                char *line = lg->partial.buf + start;
+                size_t n = (size_t)(nl - line);
+                *nl = '\0';
+                start += n + 1;
+                if (n == 0)
+                        continue; /* a heartbeat */
+                int64_t usec = line_usec(line, n);
+                if (usec > 0)
+                        lg->last_usec = usec;
+                if (line_matches(line, lg->source, lg->proc))
+                        print_line(lg, line, n);
+        }
+        fflush(stdout);
+        if (start > 0) {
+                memmove(lg->partial.buf, lg->partial.buf + start, lg->partial.len - start);
+                lg->partial.len -= start;
+        }
+        if (lg->partial.len > LINE_BUF_MAX)
+                strbuf_reset(&lg->partial);
+        return len;
+}
+
+static size_t on_recent_data(const char *data, size_t len, void *ud)
+{
+        struct logs *lg = ud;
+        if (lg->all.len + len > (size_t)LOGS_MAX * (LINE_BUF_MAX / 2))
+                return 0;
+        return strbuf_add(&lg->all, data, len) < 0 ? 0 : len;
+}
+
+static int stream(struct cli *cli, const char *app, const char *query, struct logs *lg, bool tail)
+{
+        _cleanup_free_ char *path = NULL;
+        struct api_reply reply = {0};
+        int r = app_path(app, query, &path);
+        if (r < 0)
+                return r;
+        r = api_stream(cli, path, TAIL_IDLE_S, tail ? on_tail_data : on_recent_data, lg, &reply);
+        if (r < 0)
+                return r;
+        if (reply.status < 200 || reply.status >= 300)
+                r = api_report_error(cli, &reply);
+        api_reply_done(&reply);
+        return r;
+}
+
+/* The recent lines: the last `limit` that pass the filters. */
+static int show_recent(struct cli *cli, const char *app, struct logs *lg, int64_t limit)
+{
+        char query[64];
+        bool filtered = lg->source || lg->proc;
+        snprintf(query, sizeof(query), "/log-stream?lines=%d", filtered ? LOGS_MAX : (int)limit);
+        int r = stream(cli, app, query, lg, false);
+        if (r == -ECONNREFUSED || r == -ECONNRESET) {
+                cli_error("cannot reach pierd at %s — is it running? start it with `make run`",
+                          cli->api_url);
+                return r;
+        }
+        if (r < 0)
+                return r;
+
+        /* Lines as [start, end) offsets into lg->all, matching ones only. */
+        size_t n = 0, cap = 0;
+        _cleanup_free_ size_t *at = NULL;
+        char *buf = lg->all.buf;
+        for (size_t start = 0; start < lg->all.len;) {
+                char *nl = memchr(buf + start, '\n', lg->all.len - start);
+                size_t end = nl ? (size_t)(nl - buf) : lg->all.len;
+                buf[end] = '\0';
+                int64_t usec = line_usec(buf + start, end - start);
+                if (usec > 0)
+                        lg->last_usec = usec;
+                if (end > start && line_matches(buf + start, lg->source, lg->proc)) {
+                        if (n == cap) {
+                                cap = cap ? cap * 2 : 256;
+                                size_t *grown = realloc(at, cap * 2 * sizeof(*at));
+                                if (!grown) {
+                                        cli_error("out of memory");
+                                        return -ENOMEM;
+                                }
+                                at = grown;
+                        }
+                        at[2 * n] = start;
+                        at[2 * n + 1] = end;
+                        n++;
+                }
+                start = end + 1;
+        }
+        size_t first = n > (size_t)limit ? n - (size_t)limit : 0;
+        if (lg->json && !cli_opt(cli, "tail")) {
+                json_t *list = json_array();
+                for (size_t i = first; list && i < n; i++)
+                        json_array_append_new(list, json_stringn_nocheck(buf + at[2 * i],
+                                                                         at[2 * i + 1] - at[2 * i]));
+                r = print_json(list);
+                json_decref(list);
+                return r;
+        }
+        for (size_t i = first; i < n; i++)
+                print_line(lg, buf + at[2 * i], at[2 * i + 1] - at[2 * i]);
+        fflush(stdout);
+        return 0;
+}
+
+/* Every new line until interrupted; reconnects (from the last line seen)
+ * when pierd restarts. */
+static int follow(struct cli *cli, const char *app, struct logs *lg)
+{
+        bool told = false;
+        for (;;) {
+                char query[96];
+                snprintf(query, sizeof(query), "/log-stream?tail=true&lines=%d&since=%lld",
+                         LOGS_MAX, (long long)lg->last_usec);
+                strbuf_reset(&lg->partial);
+                int r = stream(cli, app, query, lg, true);
+                /* A stream that ended (pierd stopped, cleanly or not) is
+                 * picked up again; an error answer (the app is gone) ends. */
+                if (r < 0 && r != -ECONNREFUSED && r != -ECONNRESET)
+                        return r;
+                if (!told && r == -ECONNREFUSED) {
+                        fprintf(stderr, "pier: lost pierd at %s; reconnecting...\n",
+                                cli->api_url);
+                        told = true;
+                }
+                struct timespec ts = {.tv_nsec = RETRY_MS * 1000000L};
+                nanosleep(&ts, NULL);
+        }
+}
+
 int cmd_logs(struct cli *cli)
 {
         const char *num = cli_opt(cli, "num"), *source = cli_opt(cli, "source"),
                    *dyno = cli_opt(cli, "dyno"), *ps = cli_opt(cli, "ps"), *app;
-        _cleanup_free_ char *path = NULL, *suffix = NULL;
-        struct strbuf sb = STRBUF_INIT;
-        json_t *lines = NULL;
+        struct logs lg = {.partial = STRBUF_INIT, .all = STRBUF_INIT, .json = cli->json};
         int64_t limit = LOGS_DEFAULT;
-        size_t n, first;
         int r;
 
-        if (cli_opt(cli, "tail")) {
-                cli_error("logs --tail is not supported yet; `pier logs -n N` shows the last N "
-                          "lines (at most %d)",
-                          LOGS_MAX);
-                return -EOPNOTSUPP;
-        }
         if (cli->argc > 0)
                 return cli_usage_error(cli, "logs takes no arguments");
         if (num && (safe_atoi64(num, &limit) < 0 || limit < 1 || limit > LOGS_MAX))
                 return cli_usage_error(cli, "-n needs a number of lines, 1 to %d", LOGS_MAX);
-        if (source && !*source)
+        if (source && !streq(source, "app") && !streq(source, "heroku"))
                 return cli_usage_error(cli, "-s needs a source: app or heroku");
         if (dyno && ps)
                 return cli_usage_error(cli, "give -d or -p, not both");
@@ -79,46 +287,14 @@ int cmd_logs(struct cli *cli)
         r = cli_app(cli, &app);
         if (r < 0)
                 return r;
+        lg.source = source;
+        lg.proc = dyno;
+        lg.color = !lg.json && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
 
-        /* With a filter, the last N of those that match: ask for all. */
-        if (strbuf_addf(&sb, "/log-lines?lines=%d", source || dyno ? LOGS_MAX : (int)limit) < 0 ||
-            !(suffix = strbuf_detach(&sb, NULL))) {
-                strbuf_release(&sb);
-                cli_error("out of memory");
-                return -ENOMEM;
-        }
-        r = app_path(app, suffix, &path);
-        if (r < 0)
-                return r;
-        r = api_call(cli, "GET", path, NULL, &lines, NULL);
-        if (r < 0)
-                return r;
-        if (!json_is_array(lines)) {
-                json_decref(lines);
-                cli_error("pierd sent something other than a list of log lines");
-                return -EBADMSG;
-        }
-
-        for (size_t i = json_array_size(lines); i-- > 0;) {
-                const char *line = json_string_value(json_array_get(lines, i));
-
-                if (!line || !line_matches(line, source, dyno))
-                        json_array_remove(lines, i);
-        }
-        n = json_array_size(lines);
-        first = n > (size_t)limit ? n - (size_t)limit : 0;
-        if (cli->json) {
-                while (first-- > 0)
-                        json_array_remove(lines, 0);
-                r = print_json(lines);
-        } else
-                for (size_t i = first; i < n; i++) {
-                        const json_t *line = json_array_get(lines, i);
-
-                        /* Dyno output may hold any bytes: written raw. */
-                        fwrite(json_string_value(line), 1, json_string_length(line), stdout);
-                        fputc('\n', stdout);
-                }
-        json_decref(lines);
+        r = show_recent(cli, app, &lg, limit);
+        if (r >= 0 && cli_opt(cli, "tail"))
+                r = follow(cli, app, &lg);
+        strbuf_release(&lg.partial);
+        strbuf_release(&lg.all);
         return r;
 }

@@ -101,13 +101,15 @@ static const struct cli_command commands[] = {
      "Put `--` before a COMMAND with options of its own.\n"
      "-d, --detach   required for now: attached runs are not supported yet",
      OPTIONS({"detach", 'd', false}), CMD_APP},
-    {"logs", cmd_logs, "logs [-n N] [-s SOURCE] [-d DYNO]", "show the app's recent log lines",
+    {"logs", cmd_logs, "logs [-t] [-n N] [-s SOURCE] [-d DYNO]",
+     "show the app's log lines, or follow them",
      "-n, --num N        the last N lines (default 100, at most 1500)\n"
+     "-t, --tail         then every new line as it comes, until Ctrl-C\n"
      "-s, --source SRC   only lines from app (the dynos' output) or heroku\n"
      "                   (the platform)\n"
      "-d, --dyno DYNO    only lines of a dyno (web.1) or a process type (web);\n"
      "                   also -p, --ps\n"
-     "-t, --tail         not supported yet",
+     "--json             the lines as JSON strings (with --tail, one per line)",
      OPTIONS({"num", 'n', true}, {"source", 's', true}, {"dyno", 'd', true}, {"ps", 'p', true},
              {"tail", 't', false}),
      CMD_APP},

@@ -23,8 +23,10 @@ struct api {
         char *url;
         struct git_env git;
         struct supervisor *sup;
+        struct loghub *hub;
         char *home, *build_bin, *buildpacks_dir;
         struct watcher *watchers; /* router table long-polls, parked */
+        struct log_tail *tails;   /* log streams (api-logs.c) */
         struct release_run *release_runs; /* release commands running */
         /* GET /apps is the busiest read and the costliest to encode: its
          * body is kept until the next change.  Every request that may
@@ -84,3 +86,12 @@ unsigned fail_store(struct call *c, int r, const char *what);
 int load_app(struct call *c, struct app **ret);
 
 /* Handlers that live in their own files (the route table is in api.c). */
+
+/* Makes the daemon run again soon (after a connection was resumed). */
+void api_wake(struct api *a);
+
+/* api-logs.c */
+unsigned h_log_lines(struct call *c);
+unsigned h_log_stream(struct call *c);
+/* Ends every log stream, before the daemon stops. */
+void api_logs_shutdown(struct api *a);

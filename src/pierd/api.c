@@ -26,6 +26,7 @@
 #include "pierd/api-int.h"
 #include "pierd/dynos.h"
 #include "pierd/git.h"
+#include "pierd/loghub.h"
 
 /* Limits on what a client controls (STYLE.md §7). */
 #define BODY_MAX       (1024 * 1024) /* bytes of request body */
@@ -278,6 +279,22 @@ int load_app(struct call *c, struct app **ret)
         return 0;
 }
 
+/* An event in the app's log as app[api] (SPEC §6): "Set FOO config vars by
+ * USER", "Release v7 created by USER". */
+__attribute__((format(printf, 3, 4))) static void app_event(struct call *c, const struct app *app,
+                                                            const char *fmt, ...)
+{
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        log_info("%s: %s", app->name, msg);
+        loghub_append(c->api->hub, app->id, "app", "api", msg, (size_t)n);
+}
+
 static unsigned h_health(struct call *c)
 {
         c->out = json_pack("{s:s, s:s}", "status", "ok", "version", PIER_VERSION);
@@ -413,6 +430,7 @@ static unsigned h_app_destroy(struct call *c)
         if (r < 0)
                 return fail_store(c, r, "destroying the app");
         supervisor_app_removed(c->api->sup, app->id);
+        loghub_app_removed(c->api->hub, app->id);
         git_remove_app_data(&c->api->git, app->id);
         log_info("app %s destroyed by %s", app->name, c->token->user);
         c->out = app_json(c->api, app);
@@ -540,7 +558,8 @@ static unsigned h_config_update(struct call *c)
                             app->name, STORE_CONFIG_MAX_BYTES);
         if (r < 0)
                 return fail_store(c, r, "changing config vars");
-        log_info("%s: %s by %s, v%" PRId64, app->name, description, c->token->user, version);
+        app_event(c, app, "%s by %s", description, c->token->user);
+        app_event(c, app, "Release v%" PRId64 " created by %s", version, c->token->user);
         supervisor_converge(c->api->sup, app->id);
 
         _cleanup_(config_freep) struct config *cfg = NULL;
@@ -681,7 +700,8 @@ static unsigned create_deploy(struct call *c, const struct app *app, json_t *slu
                 return fail(c, 409, "slug %s was released already", sl.id);
         if (r < 0)
                 return fail_store(c, r, "making the release");
-        log_info("%s: %s by %s, v%" PRId64, app->name, description, c->token->user, version);
+        app_event(c, app, "%s by %s", description, c->token->user);
+        app_event(c, app, "Release v%" PRId64 " created by %s", version, c->token->user);
         return version;
 }
 
@@ -698,8 +718,8 @@ static unsigned create_rollback(struct call *c, const struct app *app, json_t *t
                                        &version);
         if (r < 0)
                 return fail_store(c, r, "rolling back");
-        log_info("%s: Rollback to v%" PRId64 " by %s, v%" PRId64, app->name, rel->version,
-                 c->token->user, version);
+        app_event(c, app, "Rollback to v%" PRId64 " by %s", rel->version, c->token->user);
+        app_event(c, app, "Release v%" PRId64 " created by %s", version, c->token->user);
         return version;
 }
 
@@ -992,6 +1012,44 @@ static unsigned h_formation_get(struct call *c)
 
 #define FORMATION_MAX_QUANTITY 100 /* dynos of one type */
 
+/* "Scaled to web@3:standard-1x worker@1:standard-2x by USER": the types
+ * the change touched, as they are now. */
+static void scaled_event(struct call *c, const struct app *app, const struct formation *ch,
+                         const struct formation *f)
+{
+        struct strbuf sb = STRBUF_INIT;
+        for (size_t i = 0; i < f->n; i++) {
+                bool touched = false;
+                for (size_t j = 0; j < ch->n && !touched; j++)
+                        touched = streq(ch->items[j].type, f->items[i].type);
+                if (touched)
+                        strbuf_addf(&sb, "%s%s@%d:%s", sb.len ? " " : "", f->items[i].type,
+                                    f->items[i].quantity, f->items[i].size);
+        }
+        if (sb.buf)
+                app_event(c, app, "Scaled to %s by %s", sb.buf, c->token->user);
+        strbuf_release(&sb);
+}
+
+/* POST /apps/APP/build-events {"event": "started"|"failed"}: pier-build
+ * tells the app's log about its build (its output goes to the push). */
+static unsigned h_build_event(struct call *c)
+{
+        _cleanup_(app_freep) struct app *app = NULL;
+        if (load_app(c, &app) < 0)
+                return c->status;
+        json_t *ev = c->body ? json_object_get(c->body, "event") : NULL;
+        const char *e = json_string_value(ev);
+        if (!e || (!streq(e, "started") && !streq(e, "failed")))
+                return fail(c, 400, "give {\"event\": \"started\"} or {\"event\": \"failed\"}");
+        if (streq(e, "started"))
+                app_event(c, app, "Build started by %s", c->token->user);
+        else
+                app_event(c, app, "Build failed -- check your build output");
+        c->out = json_pack("{s:s}", "event", e);
+        return 201;
+}
+
 static unsigned h_formation_update(struct call *c)
 {
         _cleanup_(app_freep) struct app *app = NULL;
@@ -1030,12 +1088,12 @@ static unsigned h_formation_update(struct call *c)
         int r = store_formation_update(c->api->store, app->id, &ch);
         if (r < 0)
                 return fail_store(c, r, "changing the formation");
-        log_info("%s: formation changed by %s", app->name, c->token->user);
         supervisor_converge(c->api->sup, app->id);
         _cleanup_(formation_freep) struct formation *f = NULL;
         r = store_formation_get(c->api->store, app->id, &f);
         if (r < 0)
                 return fail_store(c, r, "reading the formation");
+        scaled_event(c, app, &ch, f);
         c->out = formation_json(f, pt);
         return 200;
 }
@@ -1121,21 +1179,6 @@ static unsigned h_dynos_run(struct call *c)
                                    "state", "down", "command", json_string_value(cmd), "release",
                                    "version", (json_int_t)cur->version);
         return 201;
-}
-
-#define LOG_LINES_MAX 1500
-
-static unsigned h_log_lines(struct call *c)
-{
-        _cleanup_(app_freep) struct app *app = NULL;
-        if (load_app(c, &app) < 0)
-                return c->status;
-        const char *n = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "lines");
-        int64_t lines = 100;
-        if (n && (safe_atoi64(n, &lines) < 0 || lines < 1 || lines > LOG_LINES_MAX))
-                return fail(c, 422, "lines must be 1 to %d", LOG_LINES_MAX);
-        c->out = supervisor_log_json(c->api->sup, app->id, (size_t)lines);
-        return 200;
 }
 
 /* ---- custom domains ---- */
@@ -1473,6 +1516,7 @@ static const struct route routes[] = {
         {"PATCH", "/apps/:app/config-vars", h_config_update, ROUTE_SECRET | ROUTE_BODY},
         {"GET", "/apps/:app/releases", h_releases_list, 0},
         {"POST", "/apps/:app/releases", h_releases_create, ROUTE_BODY},
+        {"POST", "/apps/:app/build-events", h_build_event, ROUTE_BODY},
         {"GET", "/apps/:app/slugs/:slug", h_slug_info, 0},
         {"GET", "/apps/:app/formation", h_formation_get, 0},
         {"PATCH", "/apps/:app/formation", h_formation_update, ROUTE_BODY},
@@ -1482,6 +1526,7 @@ static const struct route routes[] = {
         {"DELETE", "/apps/:app/dynos/:dyno", h_dynos_restart, 0},
         {"POST", "/apps/:app/dynos/:dyno/actions/stop", h_dynos_stop, 0},
         {"GET", "/apps/:app/log-lines", h_log_lines, ROUTE_SECRET},
+        {"GET", "/apps/:app/log-stream", h_log_stream, ROUTE_SECRET},
         {"GET", "/apps/:app/domains", h_domains_list, 0},
         {"POST", "/apps/:app/domains", h_domains_add, ROUTE_BODY},
         {"DELETE", "/apps/:app/domains/:domain", h_domains_remove, 0},
@@ -1781,6 +1826,11 @@ static void wake(void *userdata)
         loop_timer_set(a->timer, 1); /* due at once */
 }
 
+void api_wake(struct api *a)
+{
+        wake(a);
+}
+
 static void on_io(struct loop_io *io, int fd, uint32_t revents, void *userdata)
 {
         struct api *a = userdata;
@@ -1894,6 +1944,7 @@ int api_new(struct loop *l, struct store *s, const struct api_config *cfg, struc
                 goto fail;
         }
         a->sup = cfg->sup;
+        a->hub = cfg->hub;
         a->git = (struct git_env){
                 .loop = l,
                 .store = s,
@@ -1938,6 +1989,7 @@ struct api *api_free(struct api *a)
                                 MHD_resume_connection(w->conn);
                         }
                 git_resume_all();
+                api_logs_shutdown(a);
                 for (int i = 0; i < 8; i++)
                         MHD_run(a->mhd);
                 MHD_stop_daemon(a->mhd);

@@ -28,6 +28,7 @@ struct api_config {
         unsigned build_max_files;
         unsigned boot_timeout;   /* seconds, told to the build */
         struct supervisor *sup;  /* runs the dynos; outlives the api */
+        struct loghub *hub;      /* the apps' logs; outlives the api */
 };
 
 struct api;

@@ -26,8 +26,7 @@
 #include "lib/util.h"
 #include "pierd/dynos.h"
 
-#define APP_LOG_LINES  1500  /* SPEC §6: each app keeps its last 1500 lines */
-#define LINE_MAX_BYTES 10000 /* SPEC §6: a longer line is split */
+#define LINE_MAX_BYTES LOGHUB_LINE_MAX /* SPEC §6: a longer line is split */
 #define BOOT_POLL_MS   50
 #define MEMORY_POLL_MS 2000
 #define SHUTDOWN_GRACE_MS 2000
@@ -95,11 +94,6 @@ static const struct {
 
 /* ---- data ---- */
 
-struct logring {
-        char *lines[APP_LOG_LINES];
-        size_t next, count;
-};
-
 struct app_rt;
 struct unpack;
 
@@ -160,7 +154,6 @@ struct app_rt {
         bool unpacking;
         int64_t unpacking_release;
         struct dyno *dynos;
-        struct logring log;
 };
 
 struct supervisor {
@@ -185,32 +178,12 @@ struct supervisor {
 
 /* ---- logs ---- */
 
-static void logring_push(struct logring *lr, char *line)
-{
-        if (lr->count == APP_LOG_LINES)
-                free(lr->lines[lr->next]);
-        else
-                lr->count++;
-        lr->lines[lr->next] = line;
-        lr->next = (lr->next + 1) % APP_LOG_LINES;
-}
-
-static void logring_clear(struct logring *lr)
-{
-        for (size_t i = 0; i < APP_LOG_LINES; i++)
-                free(lr->lines[i]);
-        *lr = (struct logring){0};
-}
-
 /* "2026-11-26T13:47:20.677020+00:00 SOURCE[PROC]: MESSAGE" (SPEC §6) */
 static void app_log_n(struct app_rt *a, const char *source, const char *proc, const char *msg,
                       size_t len)
 {
-        char ts[40];
-        time_rfc3339_usec(now_usec(), ts);
-        char *line = NULL;
-        if (asprintf(&line, "%s %s[%s]: %.*s", ts, source, proc, (int)len, msg) >= 0)
-                logring_push(&a->log, line);
+        if (a->sup->cfg.hub)
+                loghub_append(a->sup->cfg.hub, a->id, source, proc, msg, len);
 }
 
 __attribute__((format(printf, 2, 3))) static void dyno_event_log(struct dyno *d, const char *fmt,
@@ -952,7 +925,6 @@ static void app_rt_free(struct app_rt *a)
                 }
         while (a->dynos)
                 dyno_free(a->dynos);
-        logring_clear(&a->log);
         hosts_free(a->hosts, a->n_hosts);
         free(a->name);
         free(a->slug_dir);
@@ -1362,25 +1334,6 @@ json_t *supervisor_dynos_json(struct supervisor *sup, const char *app_id)
                                         "updated_at", since, "port", (json_int_t)d->port,
                                         "isolated", !sup->cfg.unisolated, "pid",
                                         (json_int_t)d->pid));
-        }
-        return list;
-}
-
-json_t *supervisor_log_json(struct supervisor *sup, const char *app_id, size_t max_lines)
-{
-        json_t *list = json_array();
-        struct app_rt *a = app_find(sup, app_id);
-        if (!a || !list)
-                return list;
-        size_t n = MIN(max_lines, a->log.count);
-        size_t first = (a->log.next + APP_LOG_LINES - n) % APP_LOG_LINES;
-        for (size_t i = 0; i < n; i++) {
-                const char *line = a->log.lines[(first + i) % APP_LOG_LINES];
-                /* Dyno output may be any bytes: keep what is valid text. */
-                json_t *s = json_string(line);
-                if (!s)
-                        s = json_string("(line not valid UTF-8)");
-                json_array_append_new(list, s);
         }
         return list;
 }

@@ -23,10 +23,12 @@
 #include <stdint.h>
 
 #include "net/loop.h"
+#include "pierd/loghub.h"
 #include "store/store.h"
 
 struct supervisor_config {
         const char *home;       /* PIER_HOME: run/APP_ID/vN, dynos/ */
+        struct loghub *hub;     /* dyno output and lifecycle lines go there */
         const char *dyno_bin;   /* pier-dyno */
         const char *build_bin;  /* pier-build, for `extract` */
         const char *domain;     /* apps are APP.DOMAIN in the routing table */
@@ -72,10 +74,6 @@ int supervisor_stop(struct supervisor *sup, const char *app_id, const char *what
 /* [{"name","type","state","command","size","release":{"version"},
  *   "updated_at","port","isolated"}] */
 json_t *supervisor_dynos_json(struct supervisor *sup, const char *app_id);
-/* The last lines a dyno printed and its lifecycle events, oldest first
- * (until the log hub lands). */
-json_t *supervisor_log_json(struct supervisor *sup, const char *app_id, size_t max_lines);
-
 /* A router access line for the app that serves `host`, as heroku[router]. */
 void supervisor_router_log(struct supervisor *sup, const char *host, const char *msg,
                            size_t len);

@@ -19,6 +19,7 @@
 #include "lib/util.h"
 #include "net/loop.h"
 #include "pierd/api.h"
+#include "pierd/loghub.h"
 #include "pierd/routerd.h"
 #include "store/store.h"
 
@@ -408,6 +409,7 @@ int main(int argc, char **argv)
         struct store *store = NULL;
         struct api *api = NULL;
         struct supervisor *sup = NULL;
+        struct loghub *hub = NULL;
         struct platform platform = {0};
         struct routerd *router = NULL;
         _cleanup_free_ char *identity = NULL, *dbpath = NULL, *bindir = NULL, *build_bin = NULL,
@@ -487,6 +489,18 @@ int main(int argc, char **argv)
                 goto out;
         }
 
+        /* Every app's last lines, kept across restarts in HOME/logs. */
+        _cleanup_free_ char *logdir = NULL;
+        if (asprintf(&logdir, "%s/logs", o.home) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
+        r = loghub_new(loop, logdir, &hub);
+        if (r < 0) {
+                log_error_errno(r, "setting up the log hub in %s: %m", logdir);
+                goto out;
+        }
+
         /* Dynos are isolated with bwrap, cgroups and a uid per app: that
          * needs root.  Without it pierd still runs them, and says so. */
         if (asprintf(&dyno_bin, "%s/pier-dyno", bindir) < 0) {
@@ -499,6 +513,7 @@ int main(int argc, char **argv)
                             "bubblewrap is missing");
         struct supervisor_config scfg = {
                 .home = o.home,
+                .hub = hub,
                 .dyno_bin = dyno_bin,
                 .build_bin = build_bin,
                 .domain = o.domain,
@@ -529,6 +544,7 @@ int main(int argc, char **argv)
                 .build_timeout = o.build_timeout,
                 .build_max_files = o.build_max_files,
                 .sup = sup,
+                .hub = hub,
                 .boot_timeout = o.boot_timeout,
         };
         r = api_new(loop, store, &cfg, &api);
@@ -592,6 +608,7 @@ out:
         routerd_free(router);
         api_free(api);
         supervisor_free(sup);
+        loghub_free(hub);
         store_close(store);
         loop_free(loop);
         free(o.home);

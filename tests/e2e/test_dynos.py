@@ -261,10 +261,7 @@ class DynoCliTest(PierTestCase):
         self.fails("logs", "-n", "0", "-a", "myapp", contains="1 to 1500")
         self.fails("logs", "-d", "web", "-p", "web", "-a", "myapp", contains="not both")
         self.fails("logs", "extra", "-a", "myapp", contains="no arguments")
-        # --tail is for later, and says so (before anything else).
-        err = self.fails("logs", "-t", "-a", "myapp", contains="--tail is not supported yet")
-        self.assertNotIn("Usage", err)
-        self.fails("logs", "--tail", contains="not supported yet")
+        self.fails("logs", "-s", "router", "-a", "myapp", contains="app or heroku")
 
 
 @unittest.skipIf(SKIP, SKIP)
@@ -498,8 +495,6 @@ class WebDynoTest(DynoTestCase):
         self.assertTrue(heroku and all(" heroku[" in l for l in heroku), heroku)
         self.assertEqual(self.pier_json("logs", "--json", "-n", "2", "-a", app),
                          self.log_lines(app, 2))
-        err = self.pier_fails("logs", "-t", "-a", app)
-        self.assertIn("not supported yet", err)
         self.pier_fails("logs", "-n", "1501", "-a", app, contains="1 to 1500")
 
     def test_app_without_deploy_has_no_dynos(self):
