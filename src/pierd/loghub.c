@@ -255,7 +255,6 @@ static void app_free(struct app_log *a)
 
 static void flush_app(struct loghub *h, struct app_log *a)
 {
-        a->dirty = false;
         if (a->pending.len == 0)
                 return;
         _cleanup_free_ char *cur = log_path(h, a->id, "");
@@ -292,6 +291,7 @@ static void flush_all(struct loghub *h)
         while (h->dirty) {
                 struct app_log *a = h->dirty;
                 h->dirty = a->next_dirty;
+                a->dirty = false;
                 flush_app(h, a);
         }
         h->flush_armed = false;
@@ -378,6 +378,10 @@ static void append_one(struct loghub *h, struct app_log *a, const char *source, 
         if (strbuf_add(&a->pending, l->text, l->text_len) == 0 &&
             strbuf_addch(&a->pending, '\n') == 0)
                 a->pending_lines++;
+        /* A flood: write now, so that no file gets much over LOGHUB_KEEP
+         * lines before it is rotated. */
+        if (a->pending_lines >= LOGHUB_KEEP)
+                flush_app(h, a);
         if (!a->dirty) {
                 a->dirty = true;
                 a->next_dirty = h->dirty;
