@@ -219,41 +219,32 @@ class LogsTest(DynoTestCase):
         self.assertRegex(tail[-2], r"app\[writer\.1\]: x{99}$")
         print("  50 MB written by the dyno in %d ms with a slow tail attached" % ms)
 
-    def test_colours_on_a_terminal_only(self):
-        app = self.deploy_types("colours")
-        plain = self.pier_ok("logs", "-a", app)
-        self.assertNotIn("\033[", plain)
+    def logs_on_a_terminal(self, app, env):
+        """`pier logs` with its stdout on a pseudo-terminal: what it wrote."""
         master, slave = pty.openpty()
-        p = subprocess.Popen([PIER, "logs", "-a", app], stdout=slave, stderr=subprocess.PIPE,
-                             env=self.cli_env())
+        p = subprocess.Popen([PIER, "logs", "-a", app], stdout=slave, env=env)
         os.close(slave)
         out = b""
         while True:
             try:
                 chunk = os.read(master, 65536)
-            except OSError:
+            except OSError:  # EIO: the other side is closed
                 break
             if not chunk:
                 break
             out += chunk
         os.close(master)
         self.assertEqual(p.wait(timeout=10), 0)
+        return out
+
+    def test_colours_on_a_terminal_only(self):
+        app = self.deploy_types("colours")
+        self.assertNotIn("\033[", self.pier_ok("logs", "-a", app))
+        out = self.logs_on_a_terminal(app, self.cli_env())
         self.assertIn(b"\033[35mheroku[web.1]:\033[0m", out)
-        env_nc = dict(self.cli_env(), NO_COLOR="1")
-        master, slave = pty.openpty()
-        p = subprocess.Popen([PIER, "logs", "-a", app], stdout=slave, env=env_nc)
-        os.close(slave)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        os.close(master)
-        p.wait(timeout=10)
+        self.assertRegex(out, rb"\033\[3\dmapp\[api\]:\033\[0m Release v2 created")
+        out = self.logs_on_a_terminal(app, dict(self.cli_env(), NO_COLOR="1"))
+        self.assertIn(b" heroku[web.1]: ", out)
         self.assertNotIn(b"\033[", out)
 
     def test_logs_of_a_destroyed_app_end_the_tail(self):
