@@ -157,6 +157,10 @@ int url_add_segment(struct strbuf *sb, const char *s);
 /* "/apps/APP" + SUFFIX (SUFFIX already encoded, may be ""), malloc'd. */
 int app_path(const char *app, const char *suffix, char **ret);
 
+/* "/apps/APP" + COLLECTION ("/domains") + "/" + ITEM percent-encoded
+ * (ITEM NULL: the collection itself), malloc'd. */
+int app_item_path(const char *app, const char *collection, const char *item, char **ret);
+
 /* The credentials file: $XDG_CONFIG_HOME/pier/credentials, else
  * ~/.config/pier/credentials. */
 int credentials_path(char **ret);
@@ -285,6 +289,10 @@ int cmd_domains(struct cli *cli);
 int cmd_domains_add(struct cli *cli);
 int cmd_domains_remove(struct cli *cli);
 int cmd_domains_clear(struct cli *cli);
+
+int cmd_drains(struct cli *cli);
+int cmd_drains_add(struct cli *cli);
+int cmd_drains_remove(struct cli *cli);
 
 int cmd_git_remote(struct cli *cli);
 int cmd_git_credential(struct cli *cli);

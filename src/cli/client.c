@@ -423,6 +423,25 @@ int app_path(const char *app, const char *suffix, char **ret)
         return 0;
 }
 
+int app_item_path(const char *app, const char *collection, const char *item, char **ret)
+{
+        struct strbuf sb = STRBUF_INIT;
+        _cleanup_free_ char *suffix = NULL;
+        int r;
+
+        r = strbuf_addstr(&sb, collection);
+        if (r >= 0 && item)
+                r = url_add_segment(&sb, item);
+        if (r >= 0)
+                suffix = strbuf_detach(&sb, NULL);
+        strbuf_release(&sb);
+        if (!suffix) {
+                cli_error("out of memory");
+                return -ENOMEM;
+        }
+        return app_path(app, suffix, ret);
+}
+
 struct transfer {
         struct strbuf body;
         bool too_large;

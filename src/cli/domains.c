@@ -12,7 +12,6 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
-#include "lib/strbuf.h"
 #include "lib/util.h"
 
 static const char *get_str(const json_t *obj, const char *key)
@@ -30,21 +29,7 @@ static bool is_custom(const json_t *domain)
 /* "/apps/APP/domains" or "/apps/APP/domains/HOSTNAME", malloc'd. */
 static int domains_path(const char *app, const char *hostname, char **ret)
 {
-        struct strbuf sb = STRBUF_INIT;
-        _cleanup_free_ char *suffix = NULL;
-        int r;
-
-        r = strbuf_addstr(&sb, "/domains");
-        if (r >= 0 && hostname)
-                r = url_add_segment(&sb, hostname);
-        if (r >= 0)
-                suffix = strbuf_detach(&sb, NULL);
-        strbuf_release(&sb);
-        if (!suffix) {
-                cli_error("out of memory");
-                return -ENOMEM;
-        }
-        return app_path(app, suffix, ret);
+        return app_item_path(app, "/domains", hostname, ret);
 }
 
 /* GET /apps/APP/domains: the list, checked to be one. */

@@ -155,6 +155,17 @@ static const struct cli_command commands[] = {
     {"domains:clear", cmd_domains_clear, "domains:clear", "remove all custom domains from the app",
      NULL, NULL, CMD_APP},
 
+    {"drains", cmd_drains, "drains", "list the app's log drains",
+     "Each drain's URL and, in parentheses, its token (d.UUID): the receiving end\n"
+     "sees the token as the syslog hostname of every line.",
+     NULL, CMD_APP},
+    {"drains:add", cmd_drains_add, "drains:add URL", "forward the app's log lines to URL",
+     "URL is syslog://HOST:PORT or syslog+tls://HOST:PORT (RFC 5424 over TCP or\n"
+     "TLS), or an https:// (or http://) URL that gets logplex-1 POSTs.",
+     NULL, CMD_APP},
+    {"drains:remove", cmd_drains_remove, "drains:remove URL|ID", "stop forwarding to a log drain",
+     NULL, NULL, CMD_APP},
+
     {"authorizations", cmd_authorizations, "authorizations", "list API tokens", NULL, NULL, 0},
     {"authorizations:create", cmd_authorizations_create,
      "authorizations:create [-s read|global] [-d DESCRIPTION] [--short]", "create an API token",

@@ -24,6 +24,7 @@ struct api {
         struct git_env git;
         struct supervisor *sup;
         struct loghub *hub;
+        struct drains *drains; /* forwards lines to the log drains */
         char *home, *build_bin, *buildpacks_dir;
         struct watcher *watchers; /* router table long-polls, parked */
         struct log_tail *tails;   /* log streams (api-logs.c) */
@@ -95,3 +96,8 @@ unsigned h_log_lines(struct call *c);
 unsigned h_log_stream(struct call *c);
 /* Ends every log stream, before the daemon stops. */
 void api_logs_shutdown(struct api *a);
+
+/* api-drains.c */
+unsigned h_drains_list(struct call *c);
+unsigned h_drains_add(struct call *c);
+unsigned h_drains_remove(struct call *c);

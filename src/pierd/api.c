@@ -24,6 +24,7 @@
 #include "lib/util.h"
 #include "pierd/api.h"
 #include "pierd/api-int.h"
+#include "pierd/drains.h"
 #include "pierd/dynos.h"
 #include "pierd/git.h"
 #include "pierd/loghub.h"
@@ -431,6 +432,8 @@ static unsigned h_app_destroy(struct call *c)
                 return fail_store(c, r, "destroying the app");
         supervisor_app_removed(c->api->sup, app->id);
         loghub_app_removed(c->api->hub, app->id);
+        if (c->api->drains)
+                drains_app_removed(c->api->drains, app->id);
         git_remove_app_data(&c->api->git, app->id);
         log_info("app %s destroyed by %s", app->name, c->token->user);
         c->out = app_json(c->api, app);
@@ -1530,6 +1533,9 @@ static const struct route routes[] = {
         {"GET", "/apps/:app/domains", h_domains_list, 0},
         {"POST", "/apps/:app/domains", h_domains_add, ROUTE_BODY},
         {"DELETE", "/apps/:app/domains/:domain", h_domains_remove, 0},
+        {"GET", "/apps/:app/log-drains", h_drains_list, ROUTE_SECRET},
+        {"POST", "/apps/:app/log-drains", h_drains_add, ROUTE_BODY},
+        {"DELETE", "/apps/:app/log-drains/:drain*", h_drains_remove, 0},
         {"GET", "/router/table", h_router_table, 0},
         {"GET", "/apps/:app/buildpack-installations", h_buildpacks_get, 0},
         {"PUT", "/apps/:app/buildpack-installations", h_buildpacks_set, ROUTE_BODY},
@@ -1551,7 +1557,11 @@ static bool route_match(const char *pattern, char *path, const char *param[2])
         char *s = path;
         while (*p && *s) {
                 if (*p == ':') {
-                        size_t n = strcspn(s, "/");
+                        /* ":name*" at the end takes the rest, slashes and
+                         * all (a drain URL, decoded from %2F). */
+                        size_t pn = strcspn(p, "/");
+                        bool rest = p[pn] == '\0' && p[pn - 1] == '*';
+                        size_t n = rest ? strlen(s) : strcspn(s, "/");
                         if (n == 0 || np >= 2)
                                 return false;
                         param[np++] = s;
@@ -1624,8 +1634,9 @@ static bool scope_allows(const struct token *t, const char *method, unsigned fla
 static enum MHD_Result handle(struct api *a, struct MHD_Connection *conn, const char *url,
                               const char *method, struct request *req)
 {
-        /* Paths are short; a longer one cannot match any route. */
-        char scratch[512];
+        /* Paths are short (the longest: a drain URL, at most 512 bytes, in
+         * DELETE .../log-drains/URL); a longer one cannot match any route. */
+        char scratch[1024];
         if (strlen(url) >= sizeof(scratch))
                 return send_error(conn, 404, "no such path", NULL);
         /* Tolerate one trailing slash: "/apps/" is "/apps". */
@@ -1945,6 +1956,7 @@ int api_new(struct loop *l, struct store *s, const struct api_config *cfg, struc
         }
         a->sup = cfg->sup;
         a->hub = cfg->hub;
+        a->drains = cfg->drains;
         a->git = (struct git_env){
                 .loop = l,
                 .store = s,

@@ -29,6 +29,7 @@ struct api_config {
         unsigned boot_timeout;   /* seconds, told to the build */
         struct supervisor *sup;  /* runs the dynos; outlives the api */
         struct loghub *hub;      /* the apps' logs; outlives the api */
+        struct drains *drains;   /* the log drains at run time; outlives the api */
 };
 
 struct api;

@@ -19,6 +19,7 @@
 #include "lib/util.h"
 #include "net/loop.h"
 #include "pierd/api.h"
+#include "pierd/drains.h"
 #include "pierd/loghub.h"
 #include "pierd/routerd.h"
 #include "store/store.h"
@@ -34,6 +35,7 @@ struct options {
         const char *domain;
         const char *public_url;
         const char *buildpacks_dir;
+        const char *drain_ca_file;
         unsigned build_timeout;
         unsigned build_max_files;
         uint16_t port_min, port_max;
@@ -72,6 +74,9 @@ static void usage(FILE *f)
                 "  --crash-backoff MS     wait before the 2nd restart of a crashing dyno,\n"
                 "                         doubling after each crash (default 10000)\n"
                 "  --crash-backoff-max MS the longest wait (default 300000)\n"
+                "  --drain-ca-file FILE   CA certificates (PEM) that syslog+tls:// and\n"
+                "                         https:// log drains are checked against\n"
+                "                         (default: the system's)\n"
                 "  --version              print the version\n"
                 "  -h, --help             this help\n");
 }
@@ -100,7 +105,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         enum { ARG_HOME = 0x100, ARG_LISTEN, ARG_ROUTER_LISTEN, ARG_DOMAIN, ARG_PUBLIC_URL,
                ARG_BUILDPACKS_DIR, ARG_BUILD_TIMEOUT, ARG_BUILD_MAX_FILES, ARG_DYNO_PORTS,
                ARG_BOOT_TIMEOUT, ARG_STOP_TIMEOUT, ARG_BACKOFF, ARG_BACKOFF_MAX, ARG_NO_ROUTER,
-               ARG_ROUTER_WORKERS, ARG_RELEASE_TIMEOUT, ARG_VERSION };
+               ARG_ROUTER_WORKERS, ARG_RELEASE_TIMEOUT, ARG_DRAIN_CA_FILE, ARG_VERSION };
         static const struct option longopts[] = {
                 {"home", required_argument, NULL, ARG_HOME},
                 {"listen", required_argument, NULL, ARG_LISTEN},
@@ -118,6 +123,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"release-timeout", required_argument, NULL, ARG_RELEASE_TIMEOUT},
                 {"crash-backoff", required_argument, NULL, ARG_BACKOFF},
                 {"crash-backoff-max", required_argument, NULL, ARG_BACKOFF_MAX},
+                {"drain-ca-file", required_argument, NULL, ARG_DRAIN_CA_FILE},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {0},
@@ -213,6 +219,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                                 o->backoff_max_ms = (unsigned)v;
                         break;
                 }
+                case ARG_DRAIN_CA_FILE:
+                        o->drain_ca_file = optarg;
+                        break;
                 case ARG_VERSION:
                         printf("pierd %s\n", PIER_VERSION);
                         exit(EXIT_SUCCESS);
@@ -410,6 +419,7 @@ int main(int argc, char **argv)
         struct api *api = NULL;
         struct supervisor *sup = NULL;
         struct loghub *hub = NULL;
+        struct drains *drains = NULL;
         struct platform platform = {0};
         struct routerd *router = NULL;
         _cleanup_free_ char *identity = NULL, *dbpath = NULL, *bindir = NULL, *build_bin = NULL,
@@ -500,6 +510,12 @@ int main(int argc, char **argv)
                 log_error_errno(r, "setting up the log hub in %s: %m", logdir);
                 goto out;
         }
+        struct drains_config dcfg = {.ca_file = o.drain_ca_file};
+        r = drains_new(loop, hub, store, &dcfg, &drains);
+        if (r < 0) {
+                log_error_errno(r, "setting up the log drains: %m");
+                goto out;
+        }
 
         /* Dynos are isolated with bwrap, cgroups and a uid per app: that
          * needs root.  Without it pierd still runs them, and says so. */
@@ -545,6 +561,7 @@ int main(int argc, char **argv)
                 .build_max_files = o.build_max_files,
                 .sup = sup,
                 .hub = hub,
+                .drains = drains,
                 .boot_timeout = o.boot_timeout,
         };
         r = api_new(loop, store, &cfg, &api);
@@ -608,6 +625,7 @@ out:
         routerd_free(router);
         api_free(api);
         supervisor_free(sup);
+        drains_free(drains); /* its consumers go before the hub */
         loghub_free(hub);
         store_close(store);
         loop_free(loop);

@@ -103,6 +103,15 @@ static const char *const migrations[] = {
         "  created_at INTEGER NOT NULL"
         ");"
         "CREATE INDEX domains_by_app ON domains (app_id, hostname);",
+        /* 5: log drains — each URL once per app, a token each */
+        "CREATE TABLE drains ("
+        "  id TEXT PRIMARY KEY,"
+        "  app_id TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,"
+        "  url TEXT NOT NULL,"
+        "  token TEXT NOT NULL UNIQUE,"
+        "  created_at INTEGER NOT NULL,"
+        "  UNIQUE (app_id, url)"
+        ");",
 };
 
 const char *store_errmsg(struct store *s)
@@ -233,6 +242,28 @@ static int read_rows(sqlite3_stmt *st, void *arrayp, size_t *n, size_t size,
                 (*n)++;
         }
         return rc == SQLITE_DONE ? 0 : sql_error(rc);
+}
+
+/* Steps `st` once: the row as a new `size`-byte item made by from_row(),
+ * in *(void **)retp; -ENOENT when there is none. */
+static int read_one(sqlite3_stmt *st, size_t size, int (*from_row)(sqlite3_stmt *st, void *item),
+                    void *retp)
+{
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sql_error(rc);
+        void *item = malloc(size);
+        if (!item)
+                return -ENOMEM;
+        int r = from_row(st, item);
+        if (r < 0) {
+                free(item);
+                return r;
+        }
+        *(void **)retp = item;
+        return 0;
 }
 
 static int begin(struct store *s)
@@ -789,25 +820,6 @@ int store_release_list(struct store *s, const char *app_id, struct release_list 
         return 0;
 }
 
-static int release_get_one(sqlite3_stmt *st, struct release **ret)
-{
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return sql_error(rc);
-        struct release *rel = malloc(sizeof(*rel));
-        if (!rel)
-                return -ENOMEM;
-        int r = release_from_row(st, rel);
-        if (r < 0) {
-                free(rel);
-                return r;
-        }
-        *ret = rel;
-        return 0;
-}
-
 int store_release_get(struct store *s, const char *app_id, int64_t version, struct release **ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
@@ -815,7 +827,7 @@ int store_release_get(struct store *s, const char *app_id, int64_t version, stru
                         "SELECT " RELEASE_COLUMNS
                         " FROM releases r WHERE r.app_id = ? AND r.version = ?",
                         "si", app_id, version);
-        return r < 0 ? r : release_get_one(st, ret);
+        return r < 0 ? r : read_one(st, sizeof(struct release), release_from_row, ret);
 }
 
 int store_release_get_by_id(struct store *s, const char *app_id, const char *id,
@@ -825,7 +837,7 @@ int store_release_get_by_id(struct store *s, const char *app_id, const char *id,
         int r = prepare(s, &st,
                         "SELECT " RELEASE_COLUMNS " FROM releases r WHERE r.app_id = ? AND r.id = ?",
                         "ss", app_id, id);
-        return r < 0 ? r : release_get_one(st, ret);
+        return r < 0 ? r : read_one(st, sizeof(struct release), release_from_row, ret);
 }
 
 int store_release_config(struct store *s, const char *app_id, int64_t version,
@@ -842,6 +854,20 @@ int store_release_config(struct store *s, const char *app_id, int64_t version,
         if (r < 0)
                 return r;
         return config_from_stmt(st, ret);
+}
+
+/* A missing app fails a foreign key, which reads as -EEXIST: adds look
+ * first, so that they say -ENOENT. */
+static int app_exists(struct store *s, const char *app_id)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st, "SELECT 1 FROM apps WHERE id = ?", "s", app_id);
+        if (r < 0)
+                return r;
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return 0;
+        return rc == SQLITE_DONE ? -ENOENT : sql_error(rc);
 }
 
 /* ---- custom domains ---- */
@@ -875,25 +901,6 @@ static int domain_from_row(sqlite3_stmt *st, void *item)
         d->hostname = col_strdup(st, 2);
         d->created_at = sqlite3_column_int64(st, 3);
         return d->hostname ? 0 : -ENOMEM;
-}
-
-static int domain_get_one(sqlite3_stmt *st, struct domain **ret)
-{
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return sql_error(rc);
-        struct domain *d = malloc(sizeof(*d));
-        if (!d)
-                return -ENOMEM;
-        int r = domain_from_row(st, d);
-        if (r < 0) {
-                free(d);
-                return r;
-        }
-        *ret = d;
-        return 0;
 }
 
 int store_domain_list(struct store *s, const char *app_id, struct domain_list **ret)
@@ -940,18 +947,10 @@ int store_domain_add(struct store *s, const char *app_id, const char *hostname,
                 r = -E2BIG;
                 goto fail;
         }
-        /* A missing app fails the foreign key, which reads as -EEXIST:
-         * look first so that it says -ENOENT. */
         sqlite3_finalize(TAKE_PTR(st));
-        r = prepare(s, &st, "SELECT 1 FROM apps WHERE id = ?", "s", app_id);
+        r = app_exists(s, app_id);
         if (r < 0)
                 goto fail;
-        int rc = sqlite3_step(st);
-        if (rc != SQLITE_ROW) {
-                r = rc == SQLITE_DONE ? -ENOENT : sql_error(rc);
-                goto fail;
-        }
-        sqlite3_finalize(TAKE_PTR(st));
         r = run(s, "INSERT INTO domains (id, app_id, hostname, created_at) VALUES (?, ?, ?, ?)",
                 "sssi", id, app_id, hostname, now_usec());
         if (r < 0)
@@ -962,7 +961,7 @@ int store_domain_add(struct store *s, const char *app_id, const char *hostname,
         if (!ret)
                 return 0;
         r = prepare(s, &st, "SELECT " DOMAIN_COLUMNS " FROM domains WHERE id = ?", "s", id);
-        return r < 0 ? r : domain_get_one(st, ret);
+        return r < 0 ? r : read_one(st, sizeof(struct domain), domain_from_row, ret);
 fail:
         rollback(s);
         return r;
@@ -976,7 +975,7 @@ int store_domain_get(struct store *s, const char *app_id, const char *hostname_o
                         "SELECT " DOMAIN_COLUMNS " FROM domains WHERE app_id = ?1"
                         " AND (hostname = ?2 OR id = ?2)",
                         "ss", app_id, hostname_or_id);
-        return r < 0 ? r : domain_get_one(st, ret);
+        return r < 0 ? r : read_one(st, sizeof(struct domain), domain_from_row, ret);
 }
 
 int store_domain_find(struct store *s, const char *hostname, struct domain **ret)
@@ -984,13 +983,156 @@ int store_domain_find(struct store *s, const char *hostname, struct domain **ret
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s, &st, "SELECT " DOMAIN_COLUMNS " FROM domains WHERE hostname = ?", "s",
                         hostname);
-        return r < 0 ? r : domain_get_one(st, ret);
+        return r < 0 ? r : read_one(st, sizeof(struct domain), domain_from_row, ret);
 }
 
 int store_domain_remove(struct store *s, const char *app_id, const char *hostname_or_id)
 {
         int r = run(s, "DELETE FROM domains WHERE app_id = ?1 AND (hostname = ?2 OR id = ?2)",
                     "ss", app_id, hostname_or_id);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
+}
+
+/* ---- log drains ---- */
+
+void drain_free(struct drain *d)
+{
+        if (!d)
+                return;
+        free(d->url);
+        free(d);
+}
+
+void drain_list_free(struct drain_list *l)
+{
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                free(l->drains[i].url);
+        free(l->drains);
+        free(l);
+}
+
+#define DRAIN_COLUMNS "id, app_id, url, token, created_at"
+
+static int drain_from_row(sqlite3_stmt *st, void *item)
+{
+        struct drain *d = item;
+        *d = (struct drain){0};
+        col_copy_id(st, 0, d->id);
+        col_copy_id(st, 1, d->app_id);
+        d->url = col_strdup(st, 2);
+        const unsigned char *t = sqlite3_column_text(st, 3);
+        snprintf(d->token, sizeof(d->token), "%s", t ? (const char *)t : "");
+        d->created_at = sqlite3_column_int64(st, 4);
+        return d->url ? 0 : -ENOMEM;
+}
+
+static int drain_list_query(struct store *s, const char *app_id, struct drain_list **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = app_id ? prepare(s, &st,
+                                 "SELECT " DRAIN_COLUMNS " FROM drains WHERE app_id = ?"
+                                 " ORDER BY created_at, url",
+                                 "s", app_id)
+                       : prepare(s, &st,
+                                 "SELECT " DRAIN_COLUMNS " FROM drains"
+                                 " ORDER BY app_id, created_at, url",
+                                 "");
+        if (r < 0)
+                return r;
+        struct drain_list *l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        r = read_rows(st, &l->drains, &l->n, sizeof(struct drain), drain_from_row);
+        if (r < 0) {
+                drain_list_free(l);
+                return r;
+        }
+        *ret = l;
+        return 0;
+}
+
+int store_drain_list(struct store *s, const char *app_id, struct drain_list **ret)
+{
+        return drain_list_query(s, app_id, ret);
+}
+
+int store_drain_list_all(struct store *s, struct drain_list **ret)
+{
+        return drain_list_query(s, NULL, ret);
+}
+
+int store_drain_add(struct store *s, const char *app_id, const char *url, struct drain **ret)
+{
+        char id[37], tok[37];
+        int r = uuid_v4(id);
+        if (r >= 0)
+                r = uuid_v4(tok);
+        if (r < 0)
+                return r;
+        char token[sizeof(((struct drain *)0)->token)];
+        snprintf(token, sizeof(token), "d.%s", tok);
+        /* The checks and the insert in one write transaction. */
+        r = begin(s);
+        if (r < 0)
+                return r;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        r = app_exists(s, app_id);
+        if (r < 0)
+                goto fail;
+        r = prepare(s, &st,
+                    "SELECT COUNT(*), COALESCE(SUM(url = ?2), 0) FROM drains WHERE app_id = ?1",
+                    "ss", app_id, url);
+        if (r < 0)
+                goto fail;
+        if (sqlite3_step(st) != SQLITE_ROW) {
+                r = -EIO;
+                goto fail;
+        }
+        if (sqlite3_column_int64(st, 1) > 0) {
+                r = -EEXIST;
+                goto fail;
+        }
+        if (sqlite3_column_int64(st, 0) >= STORE_DRAINS_MAX) {
+                r = -E2BIG;
+                goto fail;
+        }
+        sqlite3_finalize(TAKE_PTR(st));
+        r = run(s, "INSERT INTO drains (id, app_id, url, token, created_at) VALUES (?, ?, ?, ?, ?)",
+                "ssssi", id, app_id, url, token, now_usec());
+        if (r < 0)
+                goto fail;
+        r = commit(s);
+        if (r < 0)
+                goto fail;
+        if (!ret)
+                return 0;
+        r = prepare(s, &st, "SELECT " DRAIN_COLUMNS " FROM drains WHERE id = ?", "s", id);
+        return r < 0 ? r : read_one(st, sizeof(struct drain), drain_from_row, ret);
+fail:
+        rollback(s);
+        return r;
+}
+
+int store_drain_get(struct store *s, const char *app_id, const char *url_or_id,
+                    struct drain **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st,
+                        "SELECT " DRAIN_COLUMNS " FROM drains WHERE app_id = ?1"
+                        " AND (url = ?2 OR id = ?2 OR token = ?2)",
+                        "ss", app_id, url_or_id);
+        return r < 0 ? r : read_one(st, sizeof(struct drain), drain_from_row, ret);
+}
+
+int store_drain_remove(struct store *s, const char *app_id, const char *url_or_id)
+{
+        int r = run(s,
+                    "DELETE FROM drains WHERE app_id = ?1 AND (url = ?2 OR id = ?2 OR token = ?2)",
+                    "ss", app_id, url_or_id);
         if (r < 0)
                 return r;
         return sqlite3_changes(s->db) == 1 ? 0 : -ENOENT;
@@ -1041,25 +1183,6 @@ static int token_from_row(sqlite3_stmt *st, void *item)
         return 0;
 }
 
-static int token_get_one(sqlite3_stmt *st, struct token **ret)
-{
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return sql_error(rc);
-        struct token *t = malloc(sizeof(*t));
-        if (!t)
-                return -ENOMEM;
-        int r = token_from_row(st, t);
-        if (r < 0) {
-                free(t);
-                return r;
-        }
-        *ret = t;
-        return 0;
-}
-
 int store_token_create(struct store *s, const char *hash_hex, const char *user,
                        const char *scope, const char *description, struct token **ret)
 {
@@ -1078,7 +1201,7 @@ int store_token_create(struct store *s, const char *hash_hex, const char *user,
                 return 0;
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         r = prepare(s, &st, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE id = ?", "s", id);
-        return r < 0 ? r : token_get_one(st, ret);
+        return r < 0 ? r : read_one(st, sizeof(struct token), token_from_row, ret);
 }
 
 int store_token_find(struct store *s, const char *hash_hex, struct token **ret)
@@ -1086,7 +1209,7 @@ int store_token_find(struct store *s, const char *hash_hex, struct token **ret)
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s, &st, "SELECT " TOKEN_COLUMNS " FROM tokens WHERE hash = ?", "s",
                         hash_hex);
-        return r < 0 ? r : token_get_one(st, ret);
+        return r < 0 ? r : read_one(st, sizeof(struct token), token_from_row, ret);
 }
 
 int store_token_list(struct store *s, struct token_list **ret)

@@ -1,5 +1,5 @@
 /* The state store: the only source of truth for apps, config vars,
- * releases, custom domains and API tokens.
+ * releases, custom domains, log drains and API tokens.
  *
  * One `struct store` is one open database (SQLite in WAL mode today,
  * PostgreSQL later behind the same calls).  Every call that changes state
@@ -209,6 +209,38 @@ int store_domain_remove(struct store *s, const char *app_id, const char *hostnam
 void domain_free(struct domain *d);
 void domain_list_free(struct domain_list *l);
 
+/* ---- log drains ---- */
+
+/* At most this many drains per app: each holds a queue of lines in pierd. */
+#define STORE_DRAINS_MAX 20
+
+struct drain {
+        char id[37];
+        char app_id[37];
+        char *url;      /* as given: the caller checks it (lib/drainurl.h) */
+        char token[39]; /* "d.<uuid>", made by the store: the drain's name at
+                           the receiving end */
+        int64_t created_at;
+};
+
+struct drain_list {
+        size_t n;
+        struct drain *drains; /* oldest first */
+};
+
+int store_drain_list(struct store *s, const char *app_id, struct drain_list **ret);
+/* Every app's drains, by app (pierd loads them at start). */
+int store_drain_list_all(struct store *s, struct drain_list **ret);
+/* -EEXIST: the app has that URL already; -E2BIG: it has STORE_DRAINS_MAX;
+ * -ENOENT: no such app. */
+int store_drain_add(struct store *s, const char *app_id, const char *url, struct drain **ret);
+/* The app's drain by URL, id or token; -ENOENT when it has none such. */
+int store_drain_get(struct store *s, const char *app_id, const char *url_or_id,
+                    struct drain **ret);
+int store_drain_remove(struct store *s, const char *app_id, const char *url_or_id);
+void drain_free(struct drain *d);
+void drain_list_free(struct drain_list *l);
+
 /* ---- API tokens ---- */
 
 struct token {
@@ -245,5 +277,7 @@ static inline void buildpack_list_freep(struct buildpack_list **p) { buildpack_l
 static inline void formation_freep(struct formation **p) { formation_free(*p); }
 static inline void domain_freep(struct domain **p) { domain_free(*p); }
 static inline void domain_list_freep(struct domain_list **p) { domain_list_free(*p); }
+static inline void drain_freep(struct drain **p) { drain_free(*p); }
+static inline void drain_list_freep(struct drain_list **p) { drain_list_free(*p); }
 static inline void token_freep(struct token **p) { token_free(*p); }
 static inline void token_list_freep(struct token_list **p) { token_list_free(*p); }

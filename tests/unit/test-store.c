@@ -417,6 +417,86 @@ static int rm_one(const char *p, const struct stat *st, int type, struct FTW *ft
         return remove(p);
 }
 
+static void test_drains(void)
+{
+        struct store *s = fresh();
+        struct app *a = NULL, *b = NULL;
+        CHECK(store_app_create(s, "one", "me", &a) == 0);
+        CHECK(store_app_create(s, "two", "me", &b) == 0);
+
+        struct drain *d = NULL, *e = NULL;
+        CHECK(store_drain_add(s, a->id, "syslog://logs.example.com:514", &d) == 0);
+        CHECK(d && streq(d->url, "syslog://logs.example.com:514") && streq(d->app_id, a->id));
+        CHECK(d && strlen(d->id) == 36 && d->created_at > 0);
+        CHECK(d && strlen(d->token) == 38 && strncmp(d->token, "d.", 2) == 0 &&
+              !streq(d->token + 2, d->id));
+        CHECK(store_drain_add(s, a->id, "https://h.example.com/x", NULL) == 0);
+        /* A URL once per app; another app may have it too. */
+        CHECK(store_drain_add(s, a->id, "syslog://logs.example.com:514", &e) == -EEXIST);
+        CHECK(e == NULL);
+        CHECK(store_drain_add(s, b->id, "syslog://logs.example.com:514", &e) == 0);
+        CHECK(e && d && !streq(e->token, d->token) && !streq(e->id, d->id));
+        drain_free(e);
+        e = NULL;
+        CHECK(store_drain_add(s, "no-such-id", "syslog://x:1", NULL) == -ENOENT);
+
+        struct drain_list *l = NULL;
+        CHECK(store_drain_list(s, a->id, &l) == 0);
+        CHECK(l && l->n == 2 && streq(l->drains[0].url, "syslog://logs.example.com:514") &&
+              streq(l->drains[1].url, "https://h.example.com/x"));
+        drain_list_free(l);
+        l = NULL;
+        CHECK(store_drain_list_all(s, &l) == 0);
+        CHECK(l && l->n == 3);
+        drain_list_free(l);
+        l = NULL;
+
+        /* By URL, id or token, only the app's own. */
+        CHECK(store_drain_get(s, a->id, "syslog://logs.example.com:514", &e) == 0);
+        CHECK(e && d && streq(e->id, d->id) && streq(e->token, d->token));
+        drain_free(e);
+        e = NULL;
+        CHECK(d && store_drain_get(s, a->id, d->id, &e) == 0);
+        drain_free(e);
+        e = NULL;
+        CHECK(d && store_drain_get(s, a->id, d->token, &e) == 0);
+        drain_free(e);
+        e = NULL;
+        CHECK(d && store_drain_get(s, b->id, d->id, &e) == -ENOENT);
+        CHECK(e == NULL);
+
+        CHECK(d && store_drain_remove(s, b->id, d->id) == -ENOENT);
+        CHECK(d && store_drain_remove(s, a->id, d->id) == 0);
+        CHECK(store_drain_remove(s, a->id, "syslog://logs.example.com:514") == -ENOENT);
+        CHECK(store_drain_remove(s, a->id, "https://h.example.com/x") == 0);
+        CHECK(store_drain_list(s, a->id, &l) == 0);
+        CHECK(l && l->n == 0);
+        drain_list_free(l);
+        l = NULL;
+
+        /* At most STORE_DRAINS_MAX an app; a refused add keeps nothing. */
+        int r = 0;
+        for (int i = 0; i < STORE_DRAINS_MAX && r == 0; i++) {
+                char u[64];
+                snprintf(u, sizeof(u), "syslog://h%d.example.org:514", i);
+                r = store_drain_add(s, a->id, u, NULL);
+        }
+        CHECK(r == 0);
+        CHECK(store_drain_add(s, a->id, "syslog://more.example.org:514", NULL) == -E2BIG);
+        CHECK(store_drain_get(s, a->id, "syslog://more.example.org:514", &e) == -ENOENT);
+
+        /* Destroying an app takes its drains along. */
+        CHECK(store_app_destroy(s, a->id) == 0);
+        CHECK(store_drain_list_all(s, &l) == 0);
+        CHECK(l && l->n == 1 && streq(l->drains[0].app_id, b->id));
+        drain_list_free(l);
+
+        drain_free(d);
+        app_free(a);
+        app_free(b);
+        store_close(s);
+}
+
 int main(void)
 {
         if (!mkdtemp(dir))
@@ -432,6 +512,7 @@ int main(void)
         RUN(test_deploy_config_rollback);
         RUN(test_maintenance);
         RUN(test_domains);
+        RUN(test_drains);
         if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
                 return 1;
         return test_done();
