@@ -62,26 +62,40 @@ void routerd_table_changed(struct routerd *rd)
                 log_error_errno(r, "writing the routing table %s: %m", rd->table_path);
 }
 
-/* "... heroku[router]: at=info ... host=myapp.localhost ..." → the app's log */
+/* "APP_ID\tTIME heroku[router]: at=info ..." → the app's log.  The router
+ * (--access-log-app-id) names the app by the "id" of our table, so that a
+ * host matched by a wildcard needs no matching here; a line without one
+ * (another router's) goes by its host= instead.  "-": no app (an unknown
+ * host, a request that could not be parsed). */
 static void access_line(struct routerd *rd, const char *line, size_t len)
 {
         static const char tag[] = "heroku[router]: ";
         const char *msg = memmem(line, len, tag, sizeof(tag) - 1);
         if (!msg)
                 return;
+        char who[256];
+        const char *tab = memchr(line, '\t', (size_t)(msg - line));
+        if (tab) {
+                size_t n = (size_t)(tab - line);
+                if (n == 0 || n >= sizeof(who) || (n == 1 && line[0] == '-'))
+                        return;
+                memcpy(who, line, n);
+                who[n] = '\0';
+        }
         msg += sizeof(tag) - 1;
         size_t msglen = len - (size_t)(msg - line);
-        const char *h = memmem(msg, msglen, " host=", 6);
-        if (!h)
-                return;
-        h += 6;
-        size_t hlen = strcspn(h, " ");
-        if ((size_t)(h - msg) + hlen > msglen || hlen == 0 || hlen > 255)
-                return;
-        char host[256];
-        memcpy(host, h, hlen);
-        host[hlen] = '\0';
-        supervisor_router_log(rd->sup, host, msg, msglen);
+        if (!tab) {
+                const char *h = memmem(msg, msglen, " host=", 6);
+                if (!h)
+                        return;
+                h += 6;
+                size_t hlen = strcspn(h, " ");
+                if ((size_t)(h - msg) + hlen > msglen || hlen == 0 || hlen >= sizeof(who))
+                        return;
+                memcpy(who, h, hlen);
+                who[hlen] = '\0';
+        }
+        supervisor_router_log(rd->sup, who, msg, msglen);
 }
 
 static void on_output(struct loop_io *io, int fd, uint32_t revents, void *userdata)
@@ -161,6 +175,7 @@ static int start(struct routerd *rd)
         argv[n++] = rd->table_path;
         argv[n++] = "--domain";
         argv[n++] = rd->domain;
+        argv[n++] = "--access-log-app-id";
         if (rd->workers) {
                 argv[n++] = "--workers";
                 argv[n++] = workers;

@@ -5,6 +5,7 @@
 enum router_error {
         RE_NONE,
         RE_H10, /* app crashed */
+        RE_H11, /* backlog too deep: the app's queue in this worker is full */
         RE_H12, /* request timeout */
         RE_H13, /* connection closed without response */
         RE_H14, /* no web dynos running */
@@ -12,12 +13,15 @@ enum router_error {
         RE_H17, /* poorly formatted HTTP response */
         RE_H18, /* server request interrupted */
         RE_H19, /* backend connection timeout */
+        RE_H20, /* app boot timeout: no web dyno came up while the request waited */
         RE_H21, /* backend connection refused */
+        RE_H22, /* connection limit reached: every dyno stayed at its limit */
         RE_H25, /* HTTP restriction */
         RE_H26, /* request error */
         RE_H27, /* client request interrupted */
         RE_H28, /* client connection idle */
         RE_H80, /* maintenance mode */
+        RE_H81, /* blank app: nothing deployed */
         RE_H99, /* platform error */
         RE_NO_APP, /* unknown host: 404, not an app's error */
         _RE_MAX,

@@ -91,6 +91,14 @@ static void usage(FILE *f)
               "  --keepalive-timeout-ms MS  idle client connections (default 60000)\n"
               "  --header-timeout-ms MS     to receive a request head (default 10000)\n"
               "  --drain-timeout-ms MS      SIGTERM: time for requests in flight (default 30000)\n"
+              "  --boot-timeout-ms MS       a request waits this long for a booting web dyno\n"
+              "                             (default 75000, H20)\n"
+              "  --dyno-conn-limit N        requests in flight per dyno and worker; more wait\n"
+              "                             in the app's queue (default 50, 0: no limit; H22\n"
+              "                             after --connect-timeout-ms of waiting)\n"
+              "  --backlog N                the app's queue per worker: N per web dyno\n"
+              "                             (default 50; full: H11)\n"
+              "  --access-log-app-id        start each access line with the app's id and a tab\n"
               "  --help, --version\n",
               f);
 }
@@ -407,6 +415,10 @@ int main(int argc, char **argv)
                 ARG_DRAIN,
                 ARG_API,
                 ARG_TOKEN_FILE,
+                ARG_BOOT,
+                ARG_CONN_LIMIT,
+                ARG_BACKLOG,
+                ARG_LOG_APP_ID,
                 ARG_VERSION,
         };
         static const struct option options[] = {
@@ -423,6 +435,10 @@ int main(int argc, char **argv)
             {"drain-timeout-ms", required_argument, NULL, ARG_DRAIN},
             {"api", required_argument, NULL, ARG_API},
             {"token-file", required_argument, NULL, ARG_TOKEN_FILE},
+            {"boot-timeout-ms", required_argument, NULL, ARG_BOOT},
+            {"dyno-conn-limit", required_argument, NULL, ARG_CONN_LIMIT},
+            {"backlog", required_argument, NULL, ARG_BACKLOG},
+            {"access-log-app-id", no_argument, NULL, ARG_LOG_APP_ID},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, ARG_VERSION},
             {},
@@ -442,6 +458,12 @@ int main(int argc, char **argv)
             .header_timeout = 10 * USEC_PER_SEC,
             .drain_timeout = 30 * USEC_PER_SEC,
             .pool_timeout = 30 * USEC_PER_SEC,
+            /* Heroku's router holds requests 75 s for a booting dyno (H20),
+             * and allows 50 requests in flight per dyno and 50 queued per
+             * dyno (H11). */
+            .boot_timeout = 75 * USEC_PER_SEC,
+            .dyno_conn_limit = 50,
+            .backlog = 50,
         };
         m.n_workers = ncpu > 0 ? (unsigned)MIN(ncpu, (long)WORKERS_MAX) : 1;
 
@@ -482,6 +504,23 @@ int main(int argc, char **argv)
                 case ARG_KEEPALIVE: t = &m.cfg.keepalive_timeout; break;
                 case ARG_HEADER: t = &m.cfg.header_timeout; break;
                 case ARG_DRAIN: t = &m.cfg.drain_timeout; break;
+                case ARG_BOOT: t = &m.cfg.boot_timeout; break;
+                case ARG_CONN_LIMIT:
+                case ARG_BACKLOG: {
+                        int64_t v;
+                        if (safe_atoi64(optarg, &v) < 0 || v < (c == ARG_BACKLOG ? 1 : 0) ||
+                            v > 1000000) {
+                                fprintf(stderr, "pier-router: %s takes %d to 1000000, not \"%s\"\n",
+                                        c == ARG_BACKLOG ? "--backlog" : "--dyno-conn-limit",
+                                        c == ARG_BACKLOG ? 1 : 0, optarg);
+                                return 2;
+                        }
+                        *(c == ARG_BACKLOG ? &m.cfg.backlog : &m.cfg.dyno_conn_limit) = (uint32_t)v;
+                        break;
+                }
+                case ARG_LOG_APP_ID:
+                        m.cfg.log_app_id = true;
+                        break;
                 case 'h':
                         usage(stdout);
                         return 0;

@@ -21,6 +21,14 @@ struct router_config {
         int64_t header_timeout;    /* 10 s for a whole request head */
         int64_t drain_timeout;     /* SIGTERM: in-flight requests get this long */
         int64_t pool_timeout;      /* idle upstream connections */
+        int64_t boot_timeout;      /* 75 s waiting for a booting web dyno: H20 */
+        /* Heroku's router (Cedar): at most 50 requests in flight per dyno,
+         * more wait in the app's queue, which holds 50 per web dyno; a full
+         * queue is H11, a wait longer than connect_timeout H22.  Both are
+         * per worker (workers share nothing).  0: no limit. */
+        uint32_t dyno_conn_limit;
+        uint32_t backlog; /* per web dyno (one when none is up yet) */
+        bool log_app_id;  /* access lines start with "APP_ID\t" (for pierd) */
 };
 
 /* Runs a worker until it is told to stop; returns the exit status. */

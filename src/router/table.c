@@ -24,6 +24,8 @@ struct table {
         size_t n_apps;
         struct host_slot *slots;
         size_t n_slots; /* a power of two */
+        struct host_slot *names; /* app names -> apps, for table_lookup_app() */
+        size_t n_names;          /* a power of two */
         char **strings; /* every host string we allocated */
         size_t n_strings, alloc_strings;
 };
@@ -275,10 +277,16 @@ static int jelement(struct json *j, bool first)
 
 static bool host_valid(const char *h)
 {
-        size_t n = strlen(h);
+        size_t n = strlen(h), i = 0;
         if (n == 0 || n > TABLE_HOST_MAX)
                 return false;
-        for (size_t i = 0; i < n; i++) {
+        if (h[0] == '*') {
+                /* a wildcard: "*." then a name, "*" as the first label only */
+                if (n < 3 || h[1] != '.' || h[2] == '.')
+                        return false;
+                i = 2;
+        }
+        for (; i < n; i++) {
                 char c = h[i];
                 if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
                       c == '_'))
@@ -287,12 +295,19 @@ static bool host_valid(const char *h)
         return true;
 }
 
-static uint32_t host_hash(const char *s, size_t n)
+#define HASH_SEED 2166136261u
+
+/* FNV-1a; seed HASH_SEED, or the hash of a prefix to continue it. */
+static uint32_t host_hash_from(uint32_t h, const char *s, size_t n)
 {
-        uint32_t h = 2166136261u;
         for (size_t i = 0; i < n; i++)
                 h = (h ^ (uint8_t)s[i]) * 16777619u;
         return h;
+}
+
+static uint32_t host_hash(const char *s, size_t n)
+{
+        return host_hash_from(HASH_SEED, s, n);
 }
 
 static int keep_string(struct table *t, char *s)
@@ -397,10 +412,25 @@ static int parse_app(struct json *j, struct table *t, struct builder *b, size_t 
                                 if (!s[0] || strlen(s) > 63)
                                         r = jfail(j, "bad app name");
                         }
+                } else if (streq(key, "id")) {
+                        char *s = NULL;
+                        r = jstring(j, &s);
+                        if (r >= 0) {
+                                free(a->id);
+                                a->id = s;
+                                /* it goes into log lines unquoted */
+                                if (!s[0] || strlen(s) > 63 ||
+                                    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(s))
+                                        r = jfail(j, "bad app id");
+                        }
                 } else if (streq(key, "maintenance")) {
                         r = jbool(j, &a->maintenance);
                 } else if (streq(key, "crashed")) {
                         r = jbool(j, &a->crashed);
+                } else if (streq(key, "deployed")) {
+                        r = jbool(j, &a->deployed);
+                } else if (streq(key, "starting")) {
+                        r = jbool(j, &a->starting);
                 } else if (streq(key, "hosts")) {
                         bool f = true;
                         size_t n = 0;
@@ -458,30 +488,46 @@ static int parse_app(struct json *j, struct table *t, struct builder *b, size_t 
         return 0;
 }
 
-static int index_hosts(struct table *t, struct builder *b)
+/* An open-addressing index at least twice as big as its keys; the first
+ * app to claim a key keeps it. */
+static int index_new(struct host_slot **ret, size_t *ret_n, size_t n_keys)
 {
         size_t n = 16;
-        while (n < b->n_hosts * 2)
+        while (n < n_keys * 2)
                 n <<= 1;
-        t->slots = calloc(n, sizeof(*t->slots));
-        if (!t->slots)
+        *ret = calloc(n, sizeof(**ret));
+        if (!*ret)
                 return -ENOMEM;
-        t->n_slots = n;
-        for (size_t i = 0; i < b->n_hosts; i++) {
-                const char *h = b->hosts[i].host;
-                uint32_t len = (uint32_t)strlen(h), hash = host_hash(h, len);
-                size_t s = hash & (n - 1);
-                for (;; s = (s + 1) & (n - 1)) {
-                        struct host_slot *slot = &t->slots[s];
-                        if (!slot->host) {
-                                *slot = (struct host_slot){h, len, hash, &t->apps[b->hosts[i].app]};
-                                break;
-                        }
-                        /* The first app to claim a host keeps it. */
-                        if (slot->hash == hash && slot->len == len && !memcmp(slot->host, h, len))
-                                break;
+        *ret_n = n;
+        return 0;
+}
+
+static void index_add(struct host_slot *slots, size_t n, const char *key, struct table_app *app)
+{
+        uint32_t len = (uint32_t)strlen(key), hash = host_hash(key, len);
+        for (size_t s = hash & (n - 1);; s = (s + 1) & (n - 1)) {
+                struct host_slot *slot = &slots[s];
+                if (!slot->host) {
+                        *slot = (struct host_slot){key, len, hash, app};
+                        return;
                 }
+                if (slot->hash == hash && slot->len == len && !memcmp(slot->host, key, len))
+                        return;
         }
+}
+
+static int index_hosts(struct table *t, struct builder *b)
+{
+        int r = index_new(&t->slots, &t->n_slots, b->n_hosts);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < b->n_hosts; i++)
+                index_add(t->slots, t->n_slots, b->hosts[i].host, &t->apps[b->hosts[i].app]);
+        r = index_new(&t->names, &t->n_names, t->n_apps);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < t->n_apps; i++)
+                index_add(t->names, t->n_names, t->apps[i].name, &t->apps[i]);
         return 0;
 }
 
@@ -491,6 +537,7 @@ static void table_free(struct table *t)
                 return;
         for (size_t i = 0; i < t->n_apps; i++) {
                 free(t->apps[i].name);
+                free(t->apps[i].id);
                 free(t->apps[i].dynos);
         }
         free(t->apps);
@@ -498,6 +545,7 @@ static void table_free(struct table *t)
                 free(t->strings[i]);
         free(t->strings);
         free(t->slots);
+        free(t->names);
         free(t);
 }
 
@@ -540,7 +588,7 @@ int table_parse(const char *json, size_t len, const char *domain, struct table *
                                         t->apps = p;
                                         alloc_apps = n;
                                 }
-                                t->apps[t->n_apps] = (struct table_app){0};
+                                t->apps[t->n_apps] = (struct table_app){.deployed = true};
                                 t->n_apps++;
                                 r = parse_app(&j, t, &b, t->n_apps - 1);
                                 if (r < 0)
@@ -619,16 +667,38 @@ size_t table_n_apps(const struct table *t)
         return t ? t->n_apps : 0;
 }
 
-struct table_app *table_lookup(const struct table *t, const char *host, size_t len)
+/* The slot of key (prefix, then s[0..n)), or NULL. */
+static struct table_app *index_find(const struct host_slot *slots, size_t n_slots,
+                                    const char *prefix, size_t plen, const char *s, size_t n)
 {
-        if (!t || !t->n_slots || len == 0)
+        if (!n_slots)
                 return NULL;
-        uint32_t hash = host_hash(host, len);
-        for (size_t s = hash & (t->n_slots - 1);; s = (s + 1) & (t->n_slots - 1)) {
-                const struct host_slot *slot = &t->slots[s];
+        uint32_t hash = host_hash_from(host_hash(prefix, plen), s, n);
+        for (size_t i = hash & (n_slots - 1);; i = (i + 1) & (n_slots - 1)) {
+                const struct host_slot *slot = &slots[i];
                 if (!slot->host)
                         return NULL;
-                if (slot->hash == hash && slot->len == len && !memcmp(slot->host, host, len))
+                if (slot->hash == hash && slot->len == plen + n &&
+                    !memcmp(slot->host, prefix, plen) && !memcmp(slot->host + plen, s, n))
                         return slot->app;
         }
+}
+
+struct table_app *table_lookup(const struct table *t, const char *host, size_t len)
+{
+        if (!t || len == 0 || host[0] == '*') /* "*.example.com" is no name to ask for */
+                return NULL;
+        struct table_app *a = index_find(t->slots, t->n_slots, "", 0, host, len);
+        if (a)
+                return a;
+        /* "a.example.com" -> "*.example.com": one label, as in DNS */
+        const char *dot = memchr(host, '.', len);
+        if (!dot || dot == host || dot + 1 == host + len)
+                return NULL;
+        return index_find(t->slots, t->n_slots, "*", 1, dot, len - (size_t)(dot - host));
+}
+
+struct table_app *table_lookup_app(const struct table *t, const char *name)
+{
+        return t ? index_find(t->names, t->n_names, "", 0, name, strlen(name)) : NULL;
 }

@@ -24,6 +24,12 @@
  * kind is already sorted by deadline; arming is an O(1) move to the tail
  * and expiry pops from the head.
  *
+ * Queues: a request that must wait for a dyno (the app's web dynos are
+ * booting, or all at --dyno-conn-limit) is put on the T_BOOT or T_QUEUE
+ * timer list, which is also its app's queue in order of arrival; a freed
+ * slot or a new table sets w.kick, and waiters_run() looks at the queue
+ * after the batch.  With nobody waiting that costs one test per request.
+ *
  * Objects closed while a batch of events is being dispatched are parked on
  * a dead list and recycled after the batch, so later events of the same
  * batch never touch freed memory.
@@ -67,8 +73,14 @@
 #define AVOID_USEC   (2 * 1000000) /* a dyno that refused is skipped this long */
 #define LINGER_USEC  (2 * 1000000)
 #define LOG_BUF_SIZE (256 * 1024)
-#define FREE_BUFS_MAX 64 /* 1 MiB of buffers kept warm; more go back to the kernel */
-#define FREE_HDRS_MAX 64
+/* Free buffers and header arrays are kept for reuse: up to CACHE_MAX of
+ * each (a burst's worth), but those not needed during a CACHE_TRIM_USEC
+ * stretch go back to the kernel, down to CACHE_MIN.  (A fixed small cache
+ * made a 50-connection load mmap() and munmap() a buffer every third
+ * request, each with its page faults.) */
+#define CACHE_MIN       64 /* 1 MiB of buffers always warm */
+#define CACHE_MAX       2048
+#define CACHE_TRIM_USEC 250000
 #define MAX_EVENTS   256
 #define ROUTER_NAME  "pier-router"
 
@@ -80,7 +92,21 @@ struct sock {
         bool rd, wr, hup;
 };
 
-enum tclass { T_HEADER, T_KEEPALIVE, T_CONNECT, T_RESPONSE, T_IDLE, T_LINGER, T_POOL, _T_MAX, T_NONE };
+/* T_BOOT and T_QUEUE are also the app queues: a waiting request sits on
+ * one of them, in order of arrival (see waiters_run()). */
+enum tclass {
+        T_HEADER,
+        T_KEEPALIVE,
+        T_CONNECT,
+        T_RESPONSE,
+        T_IDLE,
+        T_LINGER,
+        T_POOL,
+        T_BOOT,  /* waiting for a booting web dyno: H20 */
+        T_QUEUE, /* waiting for a dyno below its connection limit: H22 */
+        _T_MAX,
+        T_NONE
+};
 
 struct tnode {
         struct tnode *prev, *next;
@@ -105,7 +131,7 @@ struct pump {
         struct http1_chunked dec;
 };
 
-enum cstate { CS_HEAD, CS_CONNECT, CS_PROXY, CS_TUNNEL, CS_RESPOND, CS_LINGER };
+enum cstate { CS_HEAD, CS_WAIT, CS_CONNECT, CS_PROXY, CS_TUNNEL, CS_RESPOND, CS_LINGER };
 
 struct upconn;
 
@@ -127,6 +153,7 @@ struct client {
         bool counted; /* dyno's in-flight count includes us */
         bool logged;
         bool head_started;
+        bool expect; /* 100 Continue is due once the request goes to a dyno */
         uint8_t tried_n;
         struct buf in;  /* bytes from the client */
         struct buf out; /* [log part][head being sent]; r, w delimit the head */
@@ -168,6 +195,13 @@ struct freeobj {
         struct freeobj *next;
 };
 
+/* Free objects of one size; low: the fewest there were since the last trim
+ * (what was not needed meanwhile). */
+struct cache {
+        struct freeobj *head;
+        size_t n, low;
+};
+
 static struct worker {
         const struct router_config *cfg;
         int index;
@@ -182,13 +216,17 @@ static struct worker {
         struct tnode timers[_T_MAX];
         int64_t tdur[_T_MAX];
         struct dstat *stats; /* [65536], by port */
-        struct freeobj *free_bufs, *free_hdrs, *free_clients, *free_ups;
-        size_t n_free_bufs, n_free_hdrs;
+        struct cache bufs, hdrs;
+        int64_t trimmed; /* when the caches were last trimmed */
+        struct freeobj *free_clients, *free_ups;
         struct freeobj *dead_clients; /* closed during this batch */
         struct upconn *dead_ups;
         struct client clients; /* list head */
         size_t n_clients;
         bool draining, accept_paused;
+        uint32_t conn_limit; /* per dyno; UINT32_MAX: none */
+        size_t n_waiting;    /* requests on the T_BOOT and T_QUEUE lists */
+        bool kick;           /* a slot or the table changed: look at the waiters */
         int64_t drain_deadline;
         /* randomness: request ids and dyno choice */
         uint8_t rnd[4096];
@@ -307,20 +345,48 @@ static void wb_quoted(struct wb *b, const char *s, size_t n, size_t max)
 
 /* ---- free lists -------------------------------------------------------- */
 
+static void *cache_get(struct cache *k, size_t size)
+{
+        struct freeobj *f = k->head;
+        if (!f)
+                return malloc(size);
+        k->head = f->next;
+        if (--k->n < k->low)
+                k->low = k->n;
+        return f;
+}
+
+static void cache_put(struct cache *k, void *p)
+{
+        if (k->n >= CACHE_MAX) {
+                free(p);
+                return;
+        }
+        struct freeobj *f = p;
+        f->next = k->head;
+        k->head = f;
+        k->n++;
+}
+
+static void cache_trim(struct cache *k)
+{
+        size_t excess = k->low > CACHE_MIN ? k->low - CACHE_MIN : 0;
+        while (excess-- && k->head) {
+                struct freeobj *f = k->head;
+                k->head = f->next;
+                k->n--;
+                free(f);
+        }
+        k->low = k->n;
+}
+
 static int buf_get(struct buf *b)
 {
         if (b->p)
                 return 0;
-        struct freeobj *f = w.free_bufs;
-        if (f) {
-                w.free_bufs = f->next;
-                w.n_free_bufs--;
-                b->p = (char *)f;
-        } else {
-                b->p = malloc(BUF_SIZE);
-                if (!b->p)
-                        return -ENOMEM;
-        }
+        b->p = cache_get(&w.bufs, BUF_SIZE);
+        if (!b->p)
+                return -ENOMEM;
         b->cap = BUF_SIZE;
         b->r = b->w = 0;
         return 0;
@@ -330,14 +396,10 @@ static void buf_put(struct buf *b)
 {
         if (!b->p)
                 return;
-        if (b->cap != BUF_SIZE || w.n_free_bufs >= FREE_BUFS_MAX) {
+        if (b->cap != BUF_SIZE)
                 free(b->p);
-        } else {
-                struct freeobj *f = (struct freeobj *)(void *)b->p;
-                f->next = w.free_bufs;
-                w.free_bufs = f;
-                w.n_free_bufs++;
-        }
+        else
+                cache_put(&w.bufs, b->p);
         *b = (struct buf){0};
 }
 
@@ -357,28 +419,14 @@ static int buf_grow(struct buf *b, uint32_t cap)
 
 static struct http1_header *hdrs_get(void)
 {
-        struct freeobj *f = w.free_hdrs;
-        if (f) {
-                w.free_hdrs = f->next;
-                w.n_free_hdrs--;
-                return (struct http1_header *)(void *)f;
-        }
-        return malloc(HTTP1_MAX_HEADERS * sizeof(struct http1_header));
+        return cache_get(&w.hdrs, HTTP1_MAX_HEADERS * sizeof(struct http1_header));
 }
 
 static void hdrs_put(struct http1_header **h)
 {
         if (!*h)
                 return;
-        if (w.n_free_hdrs >= FREE_HDRS_MAX) {
-                free(*h);
-                *h = NULL;
-                return;
-        }
-        struct freeobj *f = (struct freeobj *)(void *)*h;
-        f->next = w.free_hdrs;
-        w.free_hdrs = f;
-        w.n_free_hdrs++;
+        cache_put(&w.hdrs, *h);
         *h = NULL;
 }
 
@@ -446,8 +494,17 @@ static void access_log(struct client *c, enum router_error e, int status)
                 return;
         c->logged = true;
         const struct router_error_info *ei = router_error_info(e);
-        char line[LOGPART_MAX + 512];
+        char line[LOGPART_MAX + 600];
         struct wb b = {line, 0, sizeof(line) - 1, false};
+
+        if (w.cfg->log_app_id) {
+                /* for pierd: which app's log, without matching hosts */
+                if (c->app)
+                        wb_str(&b, c->app->id ? c->app->id : c->app->name);
+                else
+                        wb_lit(&b, "-");
+                wb_lit(&b, "\t");
+        }
 
         int64_t sec = w.now_real_us / 1000000;
         if (sec != w.ts_sec) {
@@ -651,12 +708,30 @@ static int up_connect(uint16_t port, struct upconn **ret)
 
 enum { NOP = 0, PROGRESS = 1, CHANGED = 2, FREED = 3 };
 
+/* The request leaves its app's queue (it goes on, or it is answered). */
+static void unwait(struct client *c)
+{
+        if (c->app)
+                c->app->n_waiting--;
+        w.n_waiting--;
+        c->state = CS_CONNECT; /* whoever called us sets the next state */
+}
+
+static void dyno_uncount(struct client *c)
+{
+        if (!c->counted)
+                return;
+        w.stats[c->dyno->port].inflight--;
+        c->counted = false;
+        if (w.n_waiting)
+                w.kick = true; /* a slot may have opened */
+}
+
 static void tx_release(struct client *c)
 {
-        if (c->counted) {
-                w.stats[c->dyno->port].inflight--;
-                c->counted = false;
-        }
+        if (c->state == CS_WAIT)
+                unwait(c);
+        dyno_uncount(c);
         hdrs_put(&c->hdrs);
         table_unref(c->table);
         c->table = NULL;
@@ -691,7 +766,7 @@ static void tx_reset(struct client *c)
         c->state = CS_HEAD;
         c->keep = c->is_head = c->upgrade = c->version10 = false;
         c->req_sent = c->resp_started = c->resp_parsed = c->resp_out = false;
-        c->up_eof = c->retried = c->logged = c->head_started = false;
+        c->up_eof = c->retried = c->logged = c->head_started = c->expect = false;
         c->tried = 0;
         c->tried_n = 0;
         c->logpart_len = 0;
@@ -893,7 +968,7 @@ static bool request_id_valid(const char *s, size_t n)
         return true;
 }
 
-static int start_upstream(struct client *c);
+static int route(struct client *c, bool from_queue);
 
 /* The request head is in c->in.p[0..head_len): rewrite it for the dyno into
  * c->out, write the log part, route. */
@@ -901,7 +976,6 @@ static int begin_request(struct client *c)
 {
         struct http1_msg *m = &c->msg;
         const char *base = c->in.p;
-        int r;
 
         if (m->head_len > OUT_HEAD_MAX - 1024) {
                 /* a big head: a big (malloc'd, rare) out buffer */
@@ -1086,26 +1160,56 @@ static int begin_request(struct client *c)
         hdrs_put(&c->hdrs);
         http1_msg_init(&c->msg, HTTP1_RESPONSE, NULL, 0);
 
-        /* route */
+        c->expect = expect;
         c->table = table_ref(w.table);
         c->app = hlen ? table_lookup(c->table, host, hlen) : NULL;
-        if (!c->app)
-                return respond_page(c, RE_NO_APP, c->keep && c->reqp.done);
-        if (c->app->maintenance)
-                return respond_page(c, RE_H80, c->keep && c->reqp.done);
-        if (c->app->crashed)
-                return respond_page(c, RE_H10, c->keep && c->reqp.done);
-        if (c->app->n_dynos == 0)
-                return respond_page(c, RE_H14, c->keep && c->reqp.done);
-        if (expect) {
-                static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-                if (write(c->s.fd, cont, sizeof(cont) - 1) != sizeof(cont) - 1) {
-                        client_close(c);
-                        return FREED;
-                }
+        return route(c, false);
+}
+
+static int start_upstream(struct client *c);
+
+/* Puts the request in its app's queue (T_BOOT: for a booting dyno, T_QUEUE:
+ * for a dyno below its connection limit), or answers H11 when the queue
+ * is full.  A request already waiting keeps its place and its deadline. */
+static int wait_for_dyno(struct client *c, enum tclass cls)
+{
+        struct table_app *a = c->app;
+        if (c->state != CS_WAIT) {
+                uint64_t cap = (uint64_t)w.cfg->backlog * (a->n_dynos ? a->n_dynos : 1);
+                if (a->n_waiting >= cap)
+                        return tx_fail(c, RE_H11);
+                a->n_waiting++;
+                w.n_waiting++;
+                c->state = CS_WAIT;
         }
-        r = start_upstream(c);
-        return r;
+        if (c->t.cls != cls)
+                timer_arm(&c->t, cls);
+        return CHANGED;
+}
+
+/* Where a request goes: one of our pages, its app's queue, or a dyno.
+ * from_queue: it waited already (others that wait do not hold it back). */
+static int route(struct client *c, bool from_queue)
+{
+        struct table_app *a = c->app;
+        bool keep = c->keep && c->reqp.done;
+        if (!a)
+                return respond_page(c, RE_NO_APP, keep);
+        if (a->maintenance)
+                return respond_page(c, RE_H80, keep);
+        if (a->n_dynos == 0) {
+                if (!a->deployed)
+                        return respond_page(c, RE_H81, keep);
+                if (a->starting) /* as Heroku: wait for it (or H20) */
+                        return wait_for_dyno(c, T_BOOT);
+        }
+        if (a->crashed)
+                return respond_page(c, RE_H10, keep);
+        if (a->n_dynos == 0)
+                return respond_page(c, RE_H14, keep);
+        if (a->n_waiting && !from_queue)
+                return wait_for_dyno(c, T_QUEUE); /* first come, first served */
+        return start_upstream(c);
 }
 
 /* Power of two choices among the dynos not yet tried, preferring those
@@ -1131,6 +1235,8 @@ static const struct table_dyno *choose_dyno(struct client *c)
                         const struct table_dyno *d = &a->dynos[i];
                         if (pass == 0 && w.stats[d->port].avoid_until > w.now)
                                 continue;
+                        if (w.stats[d->port].inflight >= w.conn_limit)
+                                continue;
                         pick[cand++] = d;
                 }
                 if (cand == 0) {
@@ -1139,6 +1245,8 @@ static const struct table_dyno *choose_dyno(struct client *c)
                                 if (c->tried & (UINT64_C(1) << (i & 63)))
                                         continue;
                                 if (pass == 0 && w.stats[a->dynos[i].port].avoid_until > w.now)
+                                        continue;
+                                if (w.stats[a->dynos[i].port].inflight >= w.conn_limit)
                                         continue;
                                 pick[cand++] = &a->dynos[i];
                         }
@@ -1155,14 +1263,38 @@ static const struct table_dyno *choose_dyno(struct client *c)
         return best;
 }
 
+/* Whether a dyno not tried yet is at its connection limit. */
+static bool untried_full(const struct client *c)
+{
+        const struct table_app *a = c->app;
+        for (uint32_t i = 0; i < a->n_dynos; i++)
+                if (!(c->tried & (UINT64_C(1) << (i & 63))) &&
+                    w.stats[a->dynos[i].port].inflight >= w.conn_limit)
+                        return true;
+        return false;
+}
+
 static int start_upstream(struct client *c)
 {
         for (;;) {
                 if (c->tried_n >= 64 || c->tried_n >= c->app->n_dynos)
                         return tx_fail(c, c->tried_n ? RE_H21 : RE_H14);
                 const struct table_dyno *d = choose_dyno(c);
-                if (!d)
+                if (!d) {
+                        if (untried_full(c))
+                                return wait_for_dyno(c, T_QUEUE);
                         return tx_fail(c, c->tried_n ? RE_H21 : RE_H14);
+                }
+                if (c->expect) {
+                        /* only now: a request that waits does not get its
+                         * body sent meanwhile */
+                        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                        c->expect = false;
+                        if (write(c->s.fd, cont, sizeof(cont) - 1) != sizeof(cont) - 1) {
+                                client_close(c);
+                                return FREED;
+                        }
+                }
                 c->tried_n++;
                 c->dyno = d;
                 c->t_connect = w.now;
@@ -1208,8 +1340,7 @@ static int step_connect(struct client *c)
         if (err) {
                 /* refused (or reset): this dyno is down; try another */
                 w.stats[u->port].avoid_until = w.now + AVOID_USEC;
-                w.stats[u->port].inflight--;
-                c->counted = false;
+                dyno_uncount(c);
                 up_close(u);
                 c->up = NULL;
                 return start_upstream(c);
@@ -1566,6 +1697,8 @@ static int resp_head(struct client *c)
         c->resp_parsed = true;
         if (s == 101) {
                 access_log(c, RE_NONE, 101);
+                /* a tunnel may last for hours: it holds no request slot */
+                dyno_uncount(c);
                 c->state = CS_TUNNEL;
                 c->resp.mode = P_CLOSE;
                 c->reqp.mode = P_CLOSE;
@@ -1817,6 +1950,19 @@ static int step_linger(struct client *c)
         return NOP;
 }
 
+/* Nothing is read while a request waits; only a client that gave up is
+ * noticed (and its place given up: H27). */
+static int step_wait(struct client *c)
+{
+        if (!c->s.hup)
+                return NOP;
+        char ch;
+        ssize_t k = recv(c->s.fd, &ch, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (k > 0 || (k < 0 && errno == EAGAIN))
+                return NOP;
+        return tx_fail(c, RE_H27);
+}
+
 static int step_head(struct client *c)
 {
         for (;;) {
@@ -1886,6 +2032,9 @@ static void client_run(struct client *c)
                 case CS_HEAD:
                         r = step_head(c);
                         break;
+                case CS_WAIT:
+                        r = step_wait(c);
+                        break;
                 case CS_CONNECT:
                         r = step_connect(c);
                         break;
@@ -1922,6 +2071,12 @@ static void client_timeout(struct client *c, enum tclass cls)
                 break;
         case T_RESPONSE:
                 (void)tx_fail(c, RE_H12);
+                break;
+        case T_BOOT:
+                (void)tx_fail(c, RE_H20);
+                break;
+        case T_QUEUE:
+                (void)tx_fail(c, RE_H22);
                 break;
         case T_IDLE:
                 if (c->state == CS_TUNNEL || c->state == CS_RESPOND) {
@@ -2006,6 +2161,60 @@ static void accept_all(void)
         }
 }
 
+/* ---- the queues ------------------------------------------------------- */
+
+static struct client *waiter_of(struct tnode *t)
+{
+        return (struct client *)(void *)((char *)t - offsetof(struct client, t));
+}
+
+/* A new table: waiting requests move to it (their app by name; the dynos
+ * they tried are forgotten), and are looked at again after this batch. */
+static void waiters_rehome(void)
+{
+        for (int cls = T_BOOT; cls <= T_QUEUE; cls++) {
+                struct tnode *head = &w.timers[cls];
+                for (struct tnode *t = head->next; t != head; t = t->next) {
+                        struct client *c = waiter_of(t);
+                        if (c->state != CS_WAIT || c->table == w.table)
+                                continue;
+                        struct table_app *a = c->app ? table_lookup_app(w.table, c->app->name) : NULL;
+                        if (c->app)
+                                c->app->n_waiting--;
+                        if (a)
+                                a->n_waiting++;
+                        struct table *old = c->table;
+                        c->table = table_ref(w.table);
+                        c->app = a;
+                        c->tried = 0;
+                        c->tried_n = 0;
+                        table_unref(old);
+                }
+        }
+        w.kick = true;
+}
+
+/* Requests in the queues, in order of arrival, go on if they can now (a
+ * slot opened, the table changed); the others keep their place. */
+static void waiters_run(void)
+{
+        if (!w.kick)
+                return;
+        w.kick = false;
+        for (int cls = T_QUEUE; cls >= T_BOOT; cls--) {
+                struct tnode *head = &w.timers[cls];
+                for (struct tnode *t = head->next, *next; t != head; t = next) {
+                        next = t->next;
+                        struct client *c = waiter_of(t);
+                        if (c->s.fd < 0 || c->state != CS_WAIT)
+                                continue;
+                        unwait(c);
+                        if (route(c, true) == CHANGED)
+                                client_run(c);
+                }
+        }
+}
+
 /* ---- the table --------------------------------------------------------- */
 
 static int table_load(void)
@@ -2056,6 +2265,8 @@ static int table_load(void)
         }
         table_unref(w.table);
         w.table = t;
+        if (w.n_waiting)
+                waiters_rehome();
         if (w.index == 0)
                 log_info("routing table loaded: %zu apps", table_n_apps(t));
         return 0;
@@ -2189,6 +2400,8 @@ static int next_timeout_ms(void)
                 best = w.now + 100000;
         if (w.log_len && best > w.now + 10000)
                 best = w.now + 10000;
+        if ((w.bufs.n > CACHE_MIN || w.hdrs.n > CACHE_MIN) && best > w.trimmed + CACHE_TRIM_USEC)
+                best = w.trimmed + CACHE_TRIM_USEC;
         int64_t d = best - w.now;
         return d <= 0 ? 0 : (int)((d + 999) / 1000);
 }
@@ -2210,6 +2423,9 @@ int worker_run(const struct router_config *cfg, int worker_index, int listen_fd,
         w.tdur[T_IDLE] = cfg->idle_timeout;
         w.tdur[T_LINGER] = LINGER_USEC;
         w.tdur[T_POOL] = cfg->pool_timeout;
+        w.tdur[T_BOOT] = cfg->boot_timeout;
+        w.tdur[T_QUEUE] = cfg->connect_timeout;
+        w.conn_limit = cfg->dyno_conn_limit ? cfg->dyno_conn_limit : UINT32_MAX;
         w.rnd_pos = sizeof(w.rnd);
         if (random_bytes(&w.xs, sizeof(w.xs)) < 0 || !w.xs)
                 w.xs = 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
@@ -2292,8 +2508,14 @@ int worker_run(const struct router_config *cfg, int worker_index, int listen_fd,
                         w.accept_paused = false;
                         accept_all();
                 }
+                waiters_run();
                 timers_run();
                 recycle_dead();
+                if (w.now - w.trimmed >= CACHE_TRIM_USEC) {
+                        cache_trim(&w.bufs);
+                        cache_trim(&w.hdrs);
+                        w.trimmed = w.now;
+                }
                 /* Batched: under load one write carries many lines, which
                  * saves the worker syscalls and the master wake-ups. */
                 if (w.log_len >= 32768 || (w.log_len && w.now - w.log_flushed >= 20000)) {

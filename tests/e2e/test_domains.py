@@ -182,16 +182,20 @@ class DomainsApiTest(PierTestCase):
                          403, "forbidden")
 
     def test_routing_table_hosts(self):
-        """The table lists APP.DOMAIN and the exact custom domains (the
-        router matches no wildcards)."""
-        self.create_app("shop")
+        """The table lists APP.DOMAIN and the custom domains, wildcards
+        included (the router matches them); a new app is not deployed
+        (H81) and boots nothing."""
+        app = self.create_app("shop")
         v0 = self.api_ok("GET", "/router/table")["version"]
         self.assertEqual(self.add("shop", "www.example.com").status, 201)
         self.assertEqual(self.add("shop", "*.example.org").status, 201)
         t = self.api_ok("GET", "/router/table")
         self.assertGreater(t["version"], v0)
         shop = [a for a in t["apps"] if a["name"] == "shop"][0]
-        self.assertEqual(shop["hosts"], ["shop.localhost", "www.example.com"])
+        self.assertEqual(shop["hosts"], ["shop.localhost", "*.example.org", "www.example.com"])
+        self.assertEqual((shop["id"], shop["deployed"], shop["starting"], shop["dynos"]),
+                         (app["id"], False, False, []))
+        self.api_ok("DELETE", "/apps/shop/domains/*.example.org")
         v1 = t["version"]
         self.api_ok("DELETE", "/apps/shop/domains/www.example.com")
         t = self.api_ok("GET", "/router/table")
@@ -352,6 +356,22 @@ class ThroughTheRouterTest(DeployTestCase):
         status, body = get(port, host)
         self.assertIn(b"pier sample app: procfile", body)
 
+    def test_blank_app_h81(self):
+        """An app with nothing deployed: H81, its page, and the line in the
+        app's log."""
+        port = self.pierd.router_port
+        self.create_app("blank")
+        status, body = get(port, "blank.localhost:%d" % port, "/nothing-here")
+        self.assertEqual(status, 503, body)
+        self.assertIn(b"Nothing deployed yet", body)
+        self.assertIn(b"H81", body)
+        lines = wait_for(self, lambda: self.router_lines("blank", 'path="/nothing-here"'),
+                         "the H81 access line in the app's log")
+        self.assertIn('at=error code=H81 desc="Blank app" method=GET path="/nothing-here" '
+                      'host=blank.localhost:%d ' % port, lines[-1])
+        self.assertIn(" dyno= ", lines[-1])
+        self.assertIn("status=503", lines[-1])
+
     def test_custom_domain_routes_to_the_app(self):
         port = self.deploy("shop")
         self.create_app("other")
@@ -378,10 +398,20 @@ class ThroughTheRouterTest(DeployTestCase):
         wait_for(self, lambda: get(port, "www.example.com")[0] == 503, "H80 on the domain")
         self.pier_ok("maintenance:off", "-a", "shop")
         wait_for(self, lambda: get(port, "www.example.com")[0] == 200, "back")
-        # a wildcard is kept but not routed (pier-router matches exact names)
+        # a wildcard: one label in place of the "*"; its access lines land
+        # in the app's log too (the router names the app by its id)
         self.pier_ok("domains:add", "*.example.net", "-a", "shop")
-        self.assertEqual(get(port, "www.example.com")[0], 200)  # the table still loads
-        self.assertEqual(get(port, "a.example.net")[0], 404)
+        wait_for(self, lambda: get(port, "a.example.net")[0] == 200, "*.example.net routed")
+        status, body = get(port, "Shop-7.example.net", "/via-wildcard")
+        self.assertEqual(status, 200, body)
+        self.assertIn(b"pier sample app: procfile", body)
+        self.assertEqual(get(port, "www.example.com")[0], 200)  # exact names still
+        self.assertEqual(get(port, "a.b.example.net")[0], 404)
+        self.assertEqual(get(port, "example.net")[0], 404)
+        lines = wait_for(self, lambda: self.router_lines("shop", 'path="/via-wildcard"'),
+                         "the wildcard's access line in the app's log")
+        self.assertRegex(lines[-1], r"at=info .*host=Shop-7\.example\.net .*status=200")
+        self.assertFalse(self.router_lines("other", 'path="/via-wildcard"'))
         # removed: the router forgets it
         self.pier_ok("domains:remove", "www.example.com", "-a", "shop")
         took = first_time(lambda: get(port, "www.example.com")[0] == 404)
@@ -391,6 +421,7 @@ class ThroughTheRouterTest(DeployTestCase):
         self.pier_ok("domains:add", "www.example.com", "-a", "other")
         wait_for(self, lambda: get(port, "www.example.com")[0] == 503,
                  "www.example.com now the other app's (nothing deployed: H81)")
+        self.assertIn(b"H81", get(port, "www.example.com")[1])
         # destroying an app takes its domains along
         self.pier_ok("domains:add", "api.example.com", "-a", "shop")
         wait_for(self, lambda: get(port, "api.example.com")[0] == 200, "api.example.com routed")

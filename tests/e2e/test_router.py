@@ -272,6 +272,18 @@ def read_response(sock, timeout=5.0):
     return head.decode("latin-1"), rest[:n], rest[n:]
 
 
+def give_up(port, host, path, wait):
+    """Sends a request, waits, and closes without reading (H27); returns
+    its request id."""
+    i = rid()
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: %s\r\nX-Request-Id: %s\r\n\r\n"
+              % (path.encode(), host.encode(), i.encode()))
+    time.sleep(wait)
+    s.close()
+    return i
+
+
 def rid():
     return "test-" + uuid.uuid4().hex  # 37 chars of [A-Za-z0-9-]: kept by the router
 
@@ -321,13 +333,17 @@ class RouterCase(unittest.TestCase):
             {"name": "halfdown", "dynos": [{"name": "web.1", "port": cls.refused_port},
                                            {"name": "web.2", "port": cls.single.port}]},
             {"name": "blackhole", "dynos": [{"name": "web.1", "port": cls.blackhole_port}]},
+            {"name": "blank", "deployed": False, "dynos": []},
+            {"name": "booting", "starting": True, "dynos": []},
+            {"name": "wild", "hosts": ["*.example.net"], "dynos": dynos(cls.web[0])},
+            {"name": "exactnet", "hosts": ["www.example.net"], "dynos": dynos(cls.single)},
         ] + [{"name": m, "dynos": dynos(b)} for m, b in cls.bad.items()]
         cls.table = os.path.join(cls.tmp, "table.json")
         write_table(cls.table, cls.apps)
         t = str(TIMEOUT_MS)
         cls.router = Router(cls.tmp, cls.table, extra=[
             "--connect-timeout-ms", t, "--response-timeout-ms", t, "--idle-timeout-ms", t,
-            "--header-timeout-ms", t, "--keepalive-timeout-ms", "5000"])
+            "--header-timeout-ms", t, "--keepalive-timeout-ms", "5000", "--boot-timeout-ms", t])
 
     @classmethod
     def tearDownClass(cls):
@@ -430,6 +446,22 @@ class RoutingTest(RouterCase):
         self.assertEqual(set(seen), {"web1", "web2", "web3"}, seen)
         self.assertTrue(min(seen.values()) >= 5, seen)
 
+    def test_wildcard_domain(self):
+        # one label in place of the "*", any case, any port
+        for host in ("a.example.net", "Shop-2.EXAMPLE.net:%d" % self.router.port, "x.example.net."):
+            i = rid()
+            st, _, body = self.get(host, headers={"X-Request-Id": i})
+            self.assertEqual(st, 200, (host, body[:200]))
+            self.assertEqual(json.loads(body)["name"], "web1", host)
+            self.assertEqual(self.log_for(i)["status"], "200")
+        # an exact name wins over the wildcard
+        st, _, body = self.get("www.example.net")
+        self.assertEqual((st, json.loads(body)["name"]), (200, "single"))
+        # not two labels, not the bare domain, not the "*" itself
+        for host in ("a.b.example.net", "example.net", "*.example.net", ".example.net"):
+            st, _, body = self.get(host)
+            self.assertEqual(st, 404, host)
+
     def test_refused_dyno_is_retried_on_another(self):
         for _ in range(6):
             i = rid()
@@ -504,6 +536,23 @@ class ErrorsTest(RouterCase):
         m = self.assert_error("nodynos.localhost", "H14", 503, "Application Error")
         self.assertEqual(m["desc"], "No web dynos running")
 
+    def test_h81_blank_app(self):
+        m = self.assert_error("blank.localhost", "H81", 503, "Nothing deployed yet")
+        self.assertEqual(m["desc"], "Blank app")
+        self.assertEqual(m["dyno"], "")
+
+    def assert_after_timeout(self, host, code, desc):
+        """The error comes after TIMEOUT_MS (and service= says so)."""
+        t = time.monotonic()
+        m = self.assert_error(host, code, 503, code)
+        self.assertEqual(m["desc"], desc)
+        took = time.monotonic() - t
+        self.assertTrue(TIMEOUT_MS / 1000.0 - 0.1 <= took < TIMEOUT_MS / 1000.0 + 2, took)
+        self.assertGreaterEqual(int(m["service"]), TIMEOUT_MS - 100)
+
+    def test_h20_boot_timeout(self):
+        self.assert_after_timeout("booting.localhost", "H20", "App boot timeout")
+
     def test_h80_maintenance(self):
         m = self.assert_error("maint.localhost", "H80", 503, "Maintenance", at="info")
         self.assertEqual(m["desc"], "Maintenance mode")
@@ -518,12 +567,7 @@ class ErrorsTest(RouterCase):
         self.assertGreaterEqual(time.monotonic() - t, TIMEOUT_MS / 1000.0 - 0.1)
 
     def test_h12_response_timeout(self):
-        t = time.monotonic()
-        m = self.assert_error("silent.localhost", "H12", 503, "H12")
-        self.assertEqual(m["desc"], "Request timeout")
-        took = time.monotonic() - t
-        self.assertTrue(TIMEOUT_MS / 1000.0 - 0.1 <= took < TIMEOUT_MS / 1000.0 + 2, took)
-        self.assertGreaterEqual(int(m["service"]), TIMEOUT_MS - 100)
+        self.assert_after_timeout("silent.localhost", "H12", "Request timeout")
 
     def test_h13_closed_without_response(self):
         self.assert_error("close.localhost", "H13", 503, "H13")
@@ -557,13 +601,7 @@ class ErrorsTest(RouterCase):
         self.assertEqual(self.log_for(i)["code"], "H18")
 
     def test_h27_client_gone(self):
-        i = rid()
-        s = socket.create_connection(("127.0.0.1", self.router.port))
-        s.sendall(b"GET /sleep=800 HTTP/1.1\r\nHost: single.localhost\r\nX-Request-Id: %s\r\n\r\n"
-                  % i.encode())
-        time.sleep(0.2)
-        s.close()
-        m = self.log_for(i)
+        m = self.log_for(give_up(self.router.port, "single.localhost", "/sleep=800", 0.2))
         self.assertEqual((m["code"], m["at"], m["status"]), ("H27", "warning", "499"))
 
     def test_h28_client_idle(self):
@@ -871,6 +909,120 @@ class ReloadTest(RouterCase):
             self.assertEqual(self.get("fresh.localhost")[0], 404)
         finally:
             write_table(self.table, self.apps)
+
+
+class QueueTest(unittest.TestCase):
+    """The app queue: a router of its own with one worker, at most one request
+    in flight per dyno and a backlog of one per dyno (H11, H20 wait, H22)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(ROUTER, os.X_OK):
+            raise unittest.SkipTest("no pier-router in %s" % BUILD)
+        cls.tmp = tempfile.mkdtemp(prefix="pier-router-queue-")
+        cls.backend = Backend(cls.tmp, "q")
+        cls.table = os.path.join(cls.tmp, "table.json")
+        cls.apps = [{"name": "q", "dynos": dynos(cls.backend)},
+                    {"name": "boot", "starting": True, "dynos": []}]
+        write_table(cls.table, cls.apps)
+        t = str(TIMEOUT_MS)
+        cls.router = Router(cls.tmp, cls.table, workers=1, name="queue", extra=[
+            "--dyno-conn-limit", "1", "--backlog", "1", "--connect-timeout-ms", t,
+            "--boot-timeout-ms", "3000"])
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.router.stop()
+        cls.backend.stop()
+        err = cls.router.stderr()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+        if code != 0 or sanitizer_report(err):
+            raise AssertionError("pier-router exited %s; stderr:\n%s" % (code, err[-5000:]))
+
+    def setUp(self):
+        write_table(self.table, self.apps)
+
+    def request(self, path, host="q.localhost", results=None, key=None):
+        i = rid()
+        t = time.monotonic()
+        c = http.client.HTTPConnection("127.0.0.1", self.router.port, timeout=15)
+        try:
+            c.request("GET", path, headers={"Host": host, "X-Request-Id": i})
+            r = c.getresponse()
+            out = (r.status, r.read(), time.monotonic() - t, i)
+        finally:
+            c.close()
+        if results is not None:
+            results[key] = out
+        return out
+
+    def background(self, path, results, key, host="q.localhost"):
+        th = threading.Thread(target=self.request, args=(path, host, results, key))
+        th.start()
+        return th
+
+    def log_for(self, request_id):
+        return RouterCase.log_for(self, request_id)
+
+    def test_queued_request_goes_when_the_slot_frees(self):
+        res = {}
+        a = self.background("/sleep=600", res, "a")
+        time.sleep(0.2)
+        st, body, took, i = self.request("/second")
+        a.join(10)
+        self.assertEqual(res["a"][0], 200)
+        self.assertEqual(st, 200, body)
+        self.assertGreater(took, 0.25)  # it waited for the first one
+        self.assertEqual(self.log_for(i)["status"], "200")
+
+    def test_h22_connection_limit(self):
+        res = {}
+        a = self.background("/sleep=%d" % (TIMEOUT_MS + 1500), res, "a")
+        time.sleep(0.2)
+        st, body, took, i = self.request("/waits")
+        self.assertEqual(st, 503, body)
+        self.assertIn(b"Application Error", body)
+        self.assertIn(b"H22", body)
+        self.assertTrue(TIMEOUT_MS / 1000.0 - 0.1 <= took < TIMEOUT_MS / 1000.0 + 1.5, took)
+        m = self.log_for(i)
+        self.assertEqual((m["at"], m["code"], m["desc"], m["status"], m["dyno"]),
+                         ("error", "H22", "Connection limit reached", "503", ""))
+        a.join(10)
+        self.assertEqual(res["a"][0], 200)
+
+    def test_h11_backlog_too_deep(self):
+        res = {}
+        a = self.background("/sleep=800", res, "a")
+        time.sleep(0.2)
+        b = self.background("/queued", res, "b")  # takes the one place in the queue
+        time.sleep(0.2)
+        st, body, took, i = self.request("/turned-away")
+        self.assertEqual(st, 503, body)
+        self.assertIn(b"H11", body)
+        self.assertLess(took, 0.5)  # at once, not after a wait
+        m = self.log_for(i)
+        self.assertEqual((m["at"], m["code"], m["desc"], m["status"]),
+                         ("error", "H11", "Backlog too deep", "503"))
+        a.join(10)
+        b.join(10)
+        self.assertEqual((res["a"][0], res["b"][0]), (200, 200))  # the queued one was served
+
+    def test_booting_app_holds_the_request_until_a_dyno_is_up(self):
+        res = {}
+        a = self.background("/booted", res, "a", host="boot.localhost")
+        time.sleep(0.5)
+        self.assertNotIn("a", res)  # held, not answered
+        write_table(self.table, [self.apps[0], {"name": "boot", "dynos": dynos(self.backend)}])
+        a.join(10)
+        st, body, took, i = res["a"]
+        self.assertEqual(st, 200, body)
+        self.assertEqual(json.loads(body)["path"], "/booted")
+        self.assertGreater(took, 0.4)
+        self.assertEqual(self.log_for(i)["dyno"], "web.1")
+
+    def test_client_gone_while_waiting_is_h27(self):
+        m = self.log_for(give_up(self.router.port, "boot.localhost", "/gone", 0.3))
+        self.assertEqual((m["at"], m["code"], m["status"]), ("warning", "H27", "499"))
 
 
 class LifecycleTest(unittest.TestCase):

@@ -3,6 +3,7 @@
  * parses must be consistent and freeable. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "router/table.h"
 
@@ -22,6 +23,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         (void)table_n_apps(t);
         (void)table_version(t);
+        /* lookups of arbitrary names: exact, wildcard, by app name */
+        size_t n = size < 64 ? size : 64;
+        (void)table_lookup(t, (const char *)data, n);
+        (void)table_lookup(t, "a.example.com", 13);
+        char name[65];
+        memcpy(name, data, n);
+        name[n] = '\0';
+        (void)table_lookup_app(t, name);
         struct table *again = table_ref(t);
         table_unref(again);
         table_unref(t);
