@@ -80,6 +80,10 @@ struct cli {
         int argc;
         char **argv;
 
+        /* The exit status of a command that succeeded (pier run passes the
+         * dyno's on); failures exit 1. */
+        int exit_status;
+
         /* Resolved on first use, owned. */
         char *api_url;
         char *token;

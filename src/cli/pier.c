@@ -94,13 +94,21 @@ static const struct cli_command commands[] = {
      "As on Heroku, a stopped formation dyno is started again; scale to 0 to keep\n"
      "it down.  Also `pier stop`.",
      NULL, CMD_APP},
-    {"run", cmd_run, "run --detach COMMAND...", "run a one-off dyno (run.1234)",
+    {"run", cmd_run, "run [--detach] [--no-tty] COMMAND...", "run a one-off dyno (run.1234)",
      "Runs COMMAND in a new dyno of the current release, not part of the\n"
-     "formation and never restarted; its output goes to `pier logs -p run.1234`.\n"
-     "A process type's name alone (`pier run worker`) runs that type's command.\n"
-     "Put `--` before a COMMAND with options of its own.\n"
-     "-d, --detach   required for now: attached runs are not supported yet",
-     OPTIONS({"detach", 'd', false}), CMD_APP},
+     "formation and never restarted, attached to this terminal: your input goes\n"
+     "to it, its output comes back (not to the logs), and pier exits with its\n"
+     "exit status.  When stdin is a terminal the dyno gets one too (`pier run\n"
+     "bash`): keys, ^C and the window size go through.  Otherwise stdin is\n"
+     "passed on to its end, and ^C (SIGINT) is sent to the dyno's processes.\n"
+     "Closing pier stops the dyno.\n"
+     "A process type's name first (`pier run worker 42`) runs that type's\n"
+     "command (with the words after it).  Put `--` before a COMMAND with options\n"
+     "of its own.\n"
+     "-d, --detach   run in the background; the output goes to\n"
+     "               `pier logs -p run.1234`\n"
+     "--no-tty       no terminal for the dyno, even when stdin is one",
+     OPTIONS({"detach", 'd', false}, {"no-tty", 0, false}), CMD_APP},
     {"logs", cmd_logs, "logs [-t] [-n N] [-s SOURCE] [-d DYNO]",
      "show the app's log lines, or follow them",
      "-n, --num N        the last N lines (default 100, at most 1500)\n"
@@ -521,5 +529,5 @@ int main(int argc, char **argv)
 
         if (flush_stdout() < 0)
                 r = -EIO;
-        return r < 0 ? 1 : 0;
+        return r < 0 ? 1 : cli.exit_status;
 }

@@ -157,16 +157,28 @@ static int dyno_ref_cmp(const void *pa, const void *pb)
         return a->index < b->index ? -1 : a->index > b->index;
 }
 
+/* One-off dynos (`pier run`): one section for all of them, each with its
+ * own size and command, as Heroku shows them. */
+static bool is_oneoff(const json_t *dyno)
+{
+        return streq(get_str(dyno, "type"), "run");
+}
+
 /* Dynos of one section: the same type, size and command (while a new
- * release replaces the old one, both commands may run). */
+ * release replaces the old one, both commands may run); every one-off. */
 static bool same_section(const json_t *a, const json_t *b)
 {
+        if (is_oneoff(a) || is_oneoff(b))
+                return is_oneoff(a) && is_oneoff(b);
         return streq(get_str(a, "type"), get_str(b, "type")) &&
                streq(get_str(a, "size"), get_str(b, "size")) &&
                streq(get_str(a, "command"), get_str(b, "command"));
 }
 
-/*  === web (Standard-1X): python3 app.py (2)
+/*  === run: one-off processes (1)
+ *  run.4821 (Standard-1X): up 2026/11/26 12:00:00 +0000 (~ 5m ago): bash
+ *
+ *  === web (Standard-1X): python3 app.py (2)
  *  web.1: up 2026/11/26 12:00:00 +0000 (~ 5m ago)
  *  ...
  * one section per process type, a blank line between sections. */
@@ -199,8 +211,12 @@ static int print_dynos(const json_t *dynos)
                 if (!first)
                         fputc('\n', stdout);
                 first = false;
-                printf("=== %s (%s): %s (%zu)\n", get_str(head, "type"),
-                       size_label(get_str(head, "size"), label), get_str(head, "command"), count);
+                if (is_oneoff(head))
+                        printf("=== run: one-off processes (%zu)\n", count);
+                else
+                        printf("=== %s (%s): %s (%zu)\n", get_str(head, "type"),
+                               size_label(get_str(head, "size"), label),
+                               get_str(head, "command"), count);
                 for (size_t j = i; j < n && r >= 0; j++) {
                         _cleanup_free_ char *when = NULL;
 
@@ -210,7 +226,12 @@ static int print_dynos(const json_t *dynos)
                         r = format_time(
                             json_string_value(json_object_get(refs[j].dyno, "updated_at")), true,
                             &when);
-                        if (r >= 0)
+                        if (r >= 0 && is_oneoff(refs[j].dyno))
+                                printf("%s (%s): %s %s: %s\n", get_str(refs[j].dyno, "name"),
+                                       size_label(get_str(refs[j].dyno, "size"), label),
+                                       get_str(refs[j].dyno, "state"), when,
+                                       get_str(refs[j].dyno, "command"));
+                        else if (r >= 0)
                                 printf("%s: %s %s\n", get_str(refs[j].dyno, "name"),
                                        get_str(refs[j].dyno, "state"), when);
                 }

@@ -34,6 +34,17 @@
  * (HOME is the slug dir there) and the same .profile.d wrapper; no
  * cgroups, no namespaces, no uid switch.
  *
+ * Attached one-offs (`pier run`): with --attach, stdin, stdout and stderr
+ * are pierd's (pipes it splices to the client) and go to the app as they
+ * are, without the output relay: a dyno whose client went away is stopped
+ * anyway.  With --tty they are a pty slave: bwrap then runs without
+ * --new-session (which would leave the app without a controlling
+ * terminal: no ^C, no job control) and `setsid --ctty` makes the pty the
+ * controlling terminal of the app's own session inside the sandbox.  The
+ * session bwrap would have made protects a terminal the sandbox shares
+ * with its caller (TIOCSTI); here pierd's spawn already made a new session
+ * with no terminal, and the pty is the dyno's own.
+ *
  * Set-up errors: one line on stderr ("pier-dyno: ...") and exit 127, which
  * pierd reports as the dyno's crash.  The lines are plain, without log.h's
  * timestamp and level, since pierd shows them as the dyno's own output.
@@ -71,6 +82,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -132,6 +144,7 @@ static const char *const stack_dirs[] = {
 static const char *const etc_links[] = {"/etc/resolv.conf", "/etc/hosts", "/etc/localtime"};
 
 static const char *const setpriv_paths[] = {"/usr/bin/setpriv", "/bin/setpriv"};
+static const char *const setsid_paths[] = {"/usr/bin/setsid", "/bin/setsid"};
 
 struct options {
         const char *slug;
@@ -144,6 +157,8 @@ struct options {
         uid_t uid;
         bool have_uid;
         bool unisolated;
+        bool attach; /* stdio as given: no output relay */
+        bool tty;    /* stdin is a pty: it becomes the controlling terminal */
 };
 
 static int fail(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -166,7 +181,7 @@ static void usage(FILE *f)
 {
         fputs("usage: pier-dyno --slug DIR --name DYNO [--app-uid N] [--cgroup NAME]\n"
               "                 [--memory BYTES] [--pids N] [--env-file FILE] [--unisolated]\n"
-              "                 -- COMMAND\n",
+              "                 [--attach] [--tty] -- COMMAND\n",
               f);
 }
 
@@ -211,7 +226,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 OPT_MEMORY,
                 OPT_PIDS,
                 OPT_ENV,
-                OPT_UNISOLATED
+                OPT_UNISOLATED,
+                OPT_ATTACH,
+                OPT_TTY
         };
         static const struct option longopts[] = {
             {"slug", required_argument, NULL, OPT_SLUG},
@@ -222,6 +239,8 @@ static int parse_args(int argc, char **argv, struct options *o)
             {"pids", required_argument, NULL, OPT_PIDS},
             {"env-file", required_argument, NULL, OPT_ENV},
             {"unisolated", no_argument, NULL, OPT_UNISOLATED},
+            {"attach", no_argument, NULL, OPT_ATTACH},
+            {"tty", no_argument, NULL, OPT_TTY},
             {"help", no_argument, NULL, 'h'},
             {0},
         };
@@ -262,6 +281,12 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case OPT_UNISOLATED:
                         o->unisolated = true;
                         break;
+                case OPT_ATTACH:
+                        o->attach = true;
+                        break;
+                case OPT_TTY:
+                        o->attach = o->tty = true;
+                        break;
                 case 'h':
                         usage(stdout);
                         exit(EXIT_SUCCESS);
@@ -283,6 +308,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return fail(0, "--name: not a dyno name: %s", o->name);
         if (!o->cgroup && (o->memory || o->pids))
                 return fail(0, "--memory and --pids need --cgroup");
+        if (o->tty && !isatty(STDIN_FILENO))
+                return fail(0, "--tty: stdin is not a terminal");
         return 0;
 }
 
@@ -416,8 +443,10 @@ static int bwrap_options(const struct options *o, const char *app_src, const str
         argv_add(a, "--unshare-cgroup-try");
         argv_add(a, "--hostname");
         argv_add(a, o->name);
-        /* No --die-with-parent: pierd may restart while its dynos run on. */
-        argv_add(a, "--new-session");
+        /* No --die-with-parent: pierd may restart while its dynos run on.
+         * With a tty: see the top (setsid --ctty in sandbox_command()). */
+        if (!o->tty)
+                argv_add(a, "--new-session");
         add_stack(a);
         argv_add(a, "--proc");
         argv_add(a, "/proc");
@@ -456,12 +485,18 @@ static int bwrap_options(const struct options *o, const char *app_src, const str
 
 /* What bwrap runs: setpriv, then the .profile.d wrapper around COMMAND. */
 static int sandbox_command(const struct options *o, const char *bwrap, const char *setpriv,
-                           const char *fdstr, struct argv *a)
+                           const char *setsid, const char *fdstr, struct argv *a)
 {
         argv_add(a, bwrap);
         argv_add(a, "--args");
         argv_add(a, fdstr);
         argv_add(a, "--");
+        if (o->tty) {
+                /* Not a process group leader in there, so it does not
+                 * fork: it is setsid(), TIOCSCTTY on stdin, exec. */
+                argv_add(a, setsid);
+                argv_add(a, "--ctty");
+        }
         argv_add(a, setpriv);
         argv_addf(a, "--reuid=%u", (unsigned)o->uid);
         argv_addf(a, "--regid=%u", (unsigned)o->uid);
@@ -660,7 +695,7 @@ static int run_isolated(const struct options *o)
 {
         __attribute__((cleanup(dyno_env_freep))) struct dyno_env *env = NULL;
         char bwrap[PATH_MAX], app[PATH_MAX], fdstr[16];
-        const char *setpriv = NULL;
+        const char *setpriv = NULL, *setsid = NULL;
         _cleanup_close_ int fd = -EBADF;
         struct argv a = {0};
         char *empty_env[] = {NULL};
@@ -680,6 +715,11 @@ static int run_isolated(const struct options *o)
                         setpriv = setpriv_paths[i];
         if (!setpriv)
                 return fail(-ENOENT, "setpriv (util-linux) not found in /usr/bin");
+        for (size_t i = 0; i < ELEMENTSOF(setsid_paths) && o->tty && !setsid; i++)
+                if (access(setsid_paths[i], X_OK) == 0)
+                        setsid = setsid_paths[i];
+        if (o->tty && !setsid)
+                return fail(-ENOENT, "setsid (util-linux) not found in /usr/bin");
         r = build_env(o, "/app", &env);
         if (r != 0)
                 return r;
@@ -711,12 +751,12 @@ static int run_isolated(const struct options *o)
         if (fd < 0)
                 return fail(fd, "passing the options to bwrap");
         (void)snprintf(fdstr, sizeof(fdstr), "%d", fd);
-        r = sandbox_command(o, bwrap, setpriv, fdstr, &a);
+        r = sandbox_command(o, bwrap, setpriv, setsid, fdstr, &a);
         if (r < 0) {
                 argv_done(&a);
                 return fail(r, "building the bwrap command line");
         }
-        r = setup_relay();
+        r = o->attach ? 0 : setup_relay();
         if (r < 0) {
                 argv_done(&a);
                 return fail(r, "starting the output relay");
@@ -747,16 +787,20 @@ static int run_unisolated(const struct options *o)
         /* Already a session leader is fine: pierd may have made us one. */
         if (setsid() < 0 && getsid(0) != getpid())
                 return fail(-errno, "setsid");
+        if (o->tty && ioctl(STDIN_FILENO, TIOCSCTTY, 0) < 0)
+                return fail(-errno, "making the pty the controlling terminal");
         if (chdir(dir) < 0)
                 return fail(-errno, "chdir %s", dir);
 
-        fprintf(stderr, "pier-dyno: running UNISOLATED (no bwrap/root)\n");
-        fflush(stderr);
+        if (!o->attach) {
+                fprintf(stderr, "pier-dyno: running UNISOLATED (no bwrap/root)\n");
+                fflush(stderr);
+        }
         {
                 char *argv[] = {"sh", "-c", (char *)profile_wrapper(), (char *)o->command,
                                 dir,  NULL};
 
-                r = setup_relay();
+                r = o->attach ? 0 : setup_relay();
                 if (r < 0)
                         return fail(r, "starting the output relay");
                 reset_signals();

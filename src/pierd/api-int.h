@@ -91,6 +91,10 @@ int load_app(struct call *c, struct app **ret);
 /* Makes the daemon run again soon (after a connection was resumed). */
 void api_wake(struct api *a);
 
+/* api-run.c: one-off dynos, attached or not */
+unsigned h_dynos_run(struct call *c);
+unsigned h_dynos_attach(struct call *c);
+
 /* api-logs.c */
 unsigned h_log_lines(struct call *c);
 unsigned h_log_stream(struct call *c);

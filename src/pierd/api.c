@@ -24,6 +24,7 @@
 #include "lib/util.h"
 #include "pierd/api.h"
 #include "pierd/api-int.h"
+#include "pierd/attach.h"
 #include "pierd/drains.h"
 #include "pierd/dynos.h"
 #include "pierd/git.h"
@@ -1137,53 +1138,6 @@ static unsigned h_dynos_stop(struct call *c)
         return 202;
 }
 
-/* POST /apps/APP/dynos {"command", "attach"}: a one-off dyno run.NNNN of
- * the current release. */
-static unsigned h_dynos_run(struct call *c)
-{
-        _cleanup_(app_freep) struct app *app = NULL;
-        if (load_app(c, &app) < 0)
-                return c->status;
-        json_t *cmd = c->body ? json_object_get(c->body, "command") : NULL;
-        json_t *attach = c->body ? json_object_get(c->body, "attach") : NULL;
-        if (!json_is_string(cmd) || !*json_string_value(cmd) ||
-            (attach && !json_is_boolean(attach)))
-                return fail(c, 400, "give {\"command\": \"...\", \"attach\": false}");
-        if (json_is_true(attach))
-                return fail(c, 422, "attach is not supported yet; use --detach");
-        _cleanup_(release_list_freep) struct release_list *l = NULL;
-        int r = store_release_list(c->api->store, app->id, &l);
-        if (r < 0)
-                return fail_store(c, r, "listing releases");
-        const struct release *cur = NULL;
-        for (size_t i = 0; i < l->n && !cur; i++)
-                if (l->releases[i].current)
-                        cur = &l->releases[i];
-        if (!cur || !cur->slug_id)
-                return fail(c, 422, "%s has no release to run yet: deploy it first", app->name);
-        char name[80];
-        r = supervisor_run(c->api->sup, app->id, cur->version, json_string_value(cmd), "run",
-                           NULL, NULL, name);
-        if (r < 0)
-                return fail(c, 500, "starting the dyno failed: %s", strerror(-r));
-        log_info("%s: %s runs `%s` as %s", app->name, c->token->user, json_string_value(cmd),
-                 name);
-        _cleanup_(json_decrefp) json_t *all = supervisor_dynos_json(c->api->sup, app->id);
-        size_t i;
-        json_t *d;
-        json_array_foreach(all, i, d) {
-                if (streq(json_string_value(json_object_get(d, "name")), name)) {
-                        c->out = json_incref(d);
-                        break;
-                }
-        }
-        if (!c->out) /* it could not even start and is gone already */
-                c->out = json_pack("{s:s, s:s, s:s, s:s, s:{s:I}}", "name", name, "type", "run",
-                                   "state", "down", "command", json_string_value(cmd), "release",
-                                   "version", (json_int_t)cur->version);
-        return 201;
-}
-
 /* ---- custom domains ---- */
 
 #define HOSTNAME_MAX 253 /* RFC 1035: 255 octets on the wire, 253 as text */
@@ -1528,6 +1482,7 @@ static const struct route routes[] = {
         {"DELETE", "/apps/:app/dynos", h_dynos_restart, 0},
         {"DELETE", "/apps/:app/dynos/:dyno", h_dynos_restart, 0},
         {"POST", "/apps/:app/dynos/:dyno/actions/stop", h_dynos_stop, 0},
+        {"GET", "/apps/:app/dynos/:dyno/attach", h_dynos_attach, ROUTE_SECRET},
         {"GET", "/apps/:app/log-lines", h_log_lines, ROUTE_SECRET},
         {"GET", "/apps/:app/log-stream", h_log_stream, ROUTE_SECRET},
         {"GET", "/apps/:app/domains", h_domains_list, 0},
@@ -1914,7 +1869,7 @@ int api_new(struct loop *l, struct store *s, const struct api_config *cfg, struc
         }
 
         a->mhd = MHD_start_daemon(
-                MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+                MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
                 0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
                 on_completed, a,
@@ -2002,6 +1957,7 @@ struct api *api_free(struct api *a)
                         }
                 git_resume_all();
                 api_logs_shutdown(a);
+                attach_shutdown(); /* attached runs' connections */
                 for (int i = 0; i < 8; i++)
                         MHD_run(a->mhd);
                 MHD_stop_daemon(a->mhd);

@@ -134,6 +134,11 @@ struct dyno {
         unsigned timeout_ms; /* a one-off is killed after this long (0: never) */
         void (*on_exit)(void *ud, int status);
         void *on_exit_ud;
+        /* An attached one-off's stdin, stdout, stderr until it is spawned
+         * (-1: detached), and its extra environment. */
+        int stdio[3];
+        bool tty;
+        char **extra_env;
         char cgroup[256];
         char *env_path;
 };
@@ -284,6 +289,9 @@ static bool port_accepts(uint16_t port)
 
 static void dispatch(struct dyno *d, enum dyno_event ev);
 static void dyno_free(struct dyno *d);
+static int run_oneoff(struct supervisor *sup, const char *app_id, int64_t release_version,
+                      const char *command, const struct run_opts *o,
+                      void (*on_exit)(void *ud, int status), void *ud, char *ret_name);
 static void converge_app(struct app_rt *a);
 static void start_queued(struct app_rt *a, int64_t release);
 static void signal_dyno(struct dyno *d, int sig);
@@ -292,7 +300,6 @@ static void set_state(struct dyno *d, enum dyno_state next)
 {
         if (d->state == next)
                 return;
-        enum dyno_state prev = d->state;
         d->state = next;
         d->state_since = now_usec();
         /* Stopping is ours, not Heroku's: it logs "from up to down". */
@@ -301,7 +308,9 @@ static void set_state(struct dyno *d, enum dyno_state next)
                                state_names[next]);
                 d->logged_state = next;
         }
-        if (is_web(d) && (prev == DS_UP || next == DS_UP))
+        /* Every web state counts: the router answers by it (up: served,
+         * starting: held, H20; crashed: H10). */
+        if (is_web(d))
                 table_changed(d->app->sup);
 }
 
@@ -530,6 +539,8 @@ static int write_env_file(struct dyno *d, const struct config *cfg, char **ret_p
                 if (r >= 0)
                         r = strbuf_addch(&sb, '\0');
         }
+        for (char **e = d->extra_env; r >= 0 && e && *e; e++)
+                r = strbuf_add(&sb, *e, strlen(*e) + 1);
         if (r >= 0 && d->port)
                 r = strbuf_addf(&sb, "PORT=%u%c", d->port, '\0');
         if (r >= 0)
@@ -544,6 +555,15 @@ static int write_env_file(struct dyno *d, const struct config *cfg, char **ret_p
         }
         *ret_path = TAKE_PTR(path);
         return 0;
+}
+
+static void close_stdio(struct dyno *d)
+{
+        for (int i = 0; i < 3; i++)
+                if (d->stdio[i] >= 0) {
+                        close(d->stdio[i]);
+                        d->stdio[i] = -1;
+                }
 }
 
 static int spawn_dyno(struct dyno *d)
@@ -581,6 +601,9 @@ static int spawn_dyno(struct dyno *d)
         argv[n++] = d->name;
         argv[n++] = "--env-file";
         argv[n++] = d->env_path;
+        bool attached = d->stdio[0] >= 0;
+        if (attached)
+                argv[n++] = d->tty ? "--tty" : "--attach";
         if (sup->cfg.unisolated)
                 argv[n++] = "--unisolated";
         else {
@@ -597,26 +620,33 @@ static int spawn_dyno(struct dyno *d)
         argv[n++] = d->command;
         argv[n] = NULL;
 
-        int out[2];
-        if (pipe2(out, O_CLOEXEC) < 0)
+        int out[2] = {-1, -1};
+        if (!attached && pipe2(out, O_CLOEXEC) < 0)
                 return -errno;
         struct spawn_opts o = {.argv = argv,
                                .envp = (const char *const[]){"PATH=/usr/local/sbin:/usr/local/bin:"
                                                              "/usr/sbin:/usr/bin:/sbin:/bin",
                                                              NULL},
-                               .stdin_fd = -1,
-                               .stdout_fd = out[1],
-                               .stderr_fd = out[1],
+                               .stdin_fd = attached ? d->stdio[0] : -1,
+                               .stdout_fd = attached ? d->stdio[1] : out[1],
+                               .stderr_fd = attached ? d->stdio[2] : out[1],
                                .new_session = true};
         r = spawn(&o, &d->pid, &d->pidfd);
-        close(out[1]);
+        if (attached)
+                close_stdio(d); /* the dyno has them now (or never will) */
+        else
+                close(out[1]);
         if (r < 0) {
-                close(out[0]);
+                if (!attached)
+                        close(out[0]);
                 return r;
         }
         d->out_fd = out[0];
-        (void)fcntl(d->out_fd, F_SETFL, O_NONBLOCK);
-        if ((r = loop_add_io(sup->loop, d->out_fd, EPOLLIN, on_dyno_output, d, &d->out_io)) < 0 ||
+        if (!attached) {
+                (void)fcntl(d->out_fd, F_SETFL, O_NONBLOCK);
+                r = loop_add_io(sup->loop, d->out_fd, EPOLLIN, on_dyno_output, d, &d->out_io);
+        }
+        if (r < 0 ||
             (r = loop_add_io(sup->loop, d->pidfd, EPOLLIN, on_dyno_exit, d, &d->pid_io)) < 0) {
                 signal_dyno(d, SIGKILL);
                 return r;
@@ -763,6 +793,7 @@ static struct dyno *dyno_new(struct app_rt *a, const char *type, unsigned index,
         d->size = strdup(size ? size : "standard-1x");
         d->pidfd = -1;
         d->out_fd = -1;
+        d->stdio[0] = d->stdio[1] = d->stdio[2] = -1;
         d->exit_status = -1;
         d->state = DS_STARTING;
         d->state_since = now_usec();
@@ -797,6 +828,10 @@ static void dyno_free(struct dyno *d)
                 signal_dyno(d, SIGKILL);
         }
         close_output(d);
+        close_stdio(d);
+        for (char **e = d->extra_env; e && *e; e++)
+                free(*e);
+        free(d->extra_env);
         loop_io_free(d->pid_io);
         if (d->pidfd >= 0)
                 close(d->pidfd);
@@ -838,15 +873,15 @@ static void hosts_free(char **hosts, size_t n)
         free(hosts);
 }
 
-/* Whether a custom domain goes into the routing table.  pier-router
- * matches exact names only, and would refuse a whole table with a "*" in
- * it.  Names under the platform's domain are the apps' own: the API
- * refuses them, but one added under an earlier --domain could otherwise
- * take NAME.DOMAIN from its app. */
+/* Whether a custom domain goes into the routing table (wildcards such as
+ * "*.example.com" do: pier-router matches them).  Names under the
+ * platform's domain are the apps' own: the API refuses them, but one added
+ * under an earlier --domain could otherwise take NAME.DOMAIN from its app
+ * ("*.DOMAIN" included). */
 static bool host_routable(const struct supervisor *sup, const char *h)
 {
         size_t n = strlen(h), dn = strlen(sup->domain);
-        if (h[0] == '*' || strcasecmp(h, sup->domain) == 0)
+        if (strcasecmp(h, sup->domain) == 0)
                 return false;
         return !(n > dn + 1 && h[n - dn - 1] == '.' && strcasecmp(h + n - dn, sup->domain) == 0);
 }
@@ -1191,10 +1226,50 @@ static void start_queued(struct app_rt *a, int64_t release)
         }
 }
 
+static void close_fds3(const int fds[3])
+{
+        for (int i = 0; i < 3; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
+}
+
 int supervisor_run(struct supervisor *sup, const char *app_id, int64_t release_version,
                    const char *command, const char *type_label,
                    void (*on_exit)(void *ud, int status), void *ud, char *ret_name)
 {
+        struct run_opts o = {.type_label = type_label, .stdio = {-1, -1, -1}};
+        return supervisor_run_opts(sup, app_id, release_version, command, &o, on_exit, ud,
+                                   ret_name);
+}
+
+int supervisor_run_opts(struct supervisor *sup, const char *app_id, int64_t release_version,
+                        const char *command, const struct run_opts *o,
+                        void (*on_exit)(void *ud, int status), void *ud, char *ret_name)
+{
+        int r = run_oneoff(sup, app_id, release_version, command, o, on_exit, ud, ret_name);
+        if (r < 0)
+                close_fds3(o->stdio); /* taken over, also on failure */
+        return r;
+}
+
+int supervisor_signal(struct supervisor *sup, const char *app_id, const char *name, int sig)
+{
+        struct app_rt *a = app_find(sup, app_id);
+        for (struct dyno *d = a ? a->dynos : NULL; d; d = d->next)
+                if (streq(d->name, name) && d->state != DS_DOWN && d->pid > 0) {
+                        signal_dyno(d, sig);
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+/* supervisor_run_opts(), but the stdio fds are the caller's until the dyno
+ * has them (that is, on success). */
+static int run_oneoff(struct supervisor *sup, const char *app_id, int64_t release_version,
+                      const char *command, const struct run_opts *o,
+                      void (*on_exit)(void *ud, int status), void *ud, char *ret_name)
+{
+        const char *type_label = o->type_label;
         _cleanup_(app_freep) struct app *app = NULL;
         _cleanup_(release_freep) struct release *rel = NULL;
         int r = store_app_get(sup->store, app_id, &app);
@@ -1230,12 +1305,28 @@ int supervisor_run(struct supervisor *sup, const char *app_id, int64_t release_v
         d->oneoff = true; /* removed once down (act_down) */
         if (streq(type_label, "release"))
                 d->timeout_ms = sup->cfg.release_timeout_ms;
+        size_t n_env = 0;
+        while (o->env && o->env[n_env])
+                n_env++;
+        if (n_env) {
+                d->extra_env = calloc(n_env + 1, sizeof(char *));
+                for (size_t i = 0; d->extra_env && i < n_env; i++)
+                        if (!(d->extra_env[i] = strdup(o->env[i])))
+                                r = -ENOMEM;
+                if (!d->extra_env || r == -ENOMEM) {
+                        dyno_free(d);
+                        return -ENOMEM;
+                }
+        }
         _cleanup_free_ char *dir = NULL;
         r = ensure_unpacked(a, rel, &dir);
         if (r < 0 && r != -EINPROGRESS) {
                 dyno_free(d);
                 return r;
         }
+        /* From here on the dyno owns the fds. */
+        memcpy(d->stdio, o->stdio, sizeof(d->stdio));
+        d->tty = o->tty;
         d->on_exit = on_exit;
         d->on_exit_ud = ud;
         if (ret_name)
@@ -1348,7 +1439,10 @@ json_t *supervisor_table_json(struct supervisor *sup)
         json_t *apps = json_array();
         for (struct app_rt *a = sup->apps; apps && a; a = a->next) {
                 json_t *dynos = json_array();
-                bool crashed = false, any = false;
+                /* starting: the router holds requests for a web dyno that
+                 * boots (H20 if none comes up in time); deployed: false
+                 * is H81, a blank app (no release with a slug yet). */
+                bool crashed = false, any = false, starting = a->unpacking;
                 for (struct dyno *d = a->dynos; dynos && d; d = d->next) {
                         if (!is_web(d) || d->state == DS_DOWN)
                                 continue;
@@ -1359,6 +1453,8 @@ json_t *supervisor_table_json(struct supervisor *sup)
                                                                 "port", (int)d->port));
                         else if (d->state == DS_CRASHED)
                                 crashed = true;
+                        else if (d->state == DS_STARTING)
+                                starting = true;
                 }
                 char host[300];
                 snprintf(host, sizeof(host), "%s.%s", a->name, sup->domain);
@@ -1367,13 +1463,13 @@ json_t *supervisor_table_json(struct supervisor *sup)
                 for (size_t i = 0; hosts && i < a->n_hosts; i++)
                         json_array_append_new(hosts, json_string(a->hosts[i]));
                 json_array_append_new(
-                        apps, json_pack("{s:s, s:s, s:o, s:b, s:b, s:b, s:o}", "id", a->id,
+                        apps, json_pack("{s:s, s:s, s:o, s:b, s:b, s:b, s:b, s:o}", "id", a->id,
                                         "name", a->name, "hosts", hosts ? hosts : json_array(),
                                         "maintenance",
                                         a->maintenance, "crashed",
                                         crashed && json_array_size(dynos) == 0, "deployed",
-                                        a->release > 0 || any, "dynos",
-                                        dynos ? dynos : json_array()));
+                                        a->release > 0 || any || a->unpacking, "starting",
+                                        starting, "dynos", dynos ? dynos : json_array()));
         }
         return json_pack("{s:I, s:o}", "version", (json_int_t)sup->table_version, "apps",
                          apps ? apps : json_array());
@@ -1555,21 +1651,38 @@ int supervisor_start_all(struct supervisor *sup)
         return 0;
 }
 
+/* `host` is the app's id (pier-router's --access-log-app-id lines) or the
+ * line's host=: NAME.DOMAIN, a custom domain, or a name under a wildcard
+ * one ("*.example.com" for "a.example.com"; an exact name wins, as in the
+ * router). */
 void supervisor_router_log(struct supervisor *sup, const char *host, const char *msg, size_t len)
 {
         size_t hlen = strcspn(host, ":");
         size_t dlen = strlen(sup->domain);
+        struct app_rt *wild = NULL;
+        const char *dot = memchr(host, '.', hlen);
         for (struct app_rt *a = sup->apps; a; a = a->next) {
                 size_t nlen = strlen(a->name);
-                bool ours = hlen == nlen + 1 + dlen && strncasecmp(host, a->name, nlen) == 0 &&
-                            host[nlen] == '.' &&
-                            strncasecmp(host + nlen + 1, sup->domain, dlen) == 0;
-                for (size_t i = 0; !ours && i < a->n_hosts; i++)
-                        ours = strlen(a->hosts[i]) == hlen &&
-                               strncasecmp(host, a->hosts[i], hlen) == 0;
+                bool ours = streq(host, a->id) ||
+                            (hlen == nlen + 1 + dlen && strncasecmp(host, a->name, nlen) == 0 &&
+                             host[nlen] == '.' &&
+                             strncasecmp(host + nlen + 1, sup->domain, dlen) == 0);
+                for (size_t i = 0; !ours && i < a->n_hosts; i++) {
+                        const char *h = a->hosts[i];
+                        size_t n = strlen(h);
+                        if (h[0] == '*') {
+                                if (!wild && dot && dot > host && n - 1 == hlen - (size_t)(dot - host) &&
+                                    strncasecmp(h + 1, dot, n - 1) == 0)
+                                        wild = a;
+                        } else {
+                                ours = n == hlen && strncasecmp(host, h, hlen) == 0;
+                        }
+                }
                 if (ours) {
                         app_log_n(a, "heroku", "router", msg, len);
                         return;
                 }
         }
+        if (wild)
+                app_log_n(wild, "heroku", "router", msg, len);
 }

@@ -64,6 +64,25 @@ void supervisor_converge(struct supervisor *sup, const char *app_id);
 int supervisor_run(struct supervisor *sup, const char *app_id, int64_t release_version,
                    const char *command, const char *type_label,
                    void (*on_exit)(void *ud, int status), void *ud, char *ret_name);
+/* An attached one-off (`pier run`): supervisor_run() with the dyno's stdio
+ * given instead of the log pipe. */
+struct run_opts {
+        const char *type_label; /* "run" or "release" */
+        /* The dyno's stdin, stdout and stderr (the child's ends of pipes,
+         * or a pty slave three times).  Taken over by the supervisor, also
+         * when supervisor_run_opts() fails: closed once the dyno was
+         * spawned or is gone.  The dyno's output then does not go to the
+         * logs (its lifecycle lines do).  All -1: a detached run. */
+        int stdio[3];
+        bool tty;               /* stdio is a pty: it becomes the controlling terminal */
+        char *const *env;       /* KEY=VALUE over the config vars, NULL-terminated; or NULL */
+};
+int supervisor_run_opts(struct supervisor *sup, const char *app_id, int64_t release_version,
+                        const char *command, const struct run_opts *o,
+                        void (*on_exit)(void *ud, int status), void *ud, char *ret_name);
+/* Sends sig to every process of the app's dyno `name` (not its sandbox's
+ * bwrap); -ENOENT when there is no such dyno running. */
+int supervisor_signal(struct supervisor *sup, const char *app_id, const char *name, int sig);
 /* The app is gone: stop all of its dynos. */
 void supervisor_app_removed(struct supervisor *sup, const char *app_id);
 /* Restart (or stop) all dynos of an app, or of a type ("web"), or one
@@ -74,7 +93,8 @@ int supervisor_stop(struct supervisor *sup, const char *app_id, const char *what
 /* [{"name","type","state","command","size","release":{"version"},
  *   "updated_at","port","isolated"}] */
 json_t *supervisor_dynos_json(struct supervisor *sup, const char *app_id);
-/* A router access line for the app that serves `host`, as heroku[router]. */
+/* A router access line, as heroku[router], for the app whose id is `host`
+ * or that serves the host `host` (custom and wildcard domains included). */
 void supervisor_router_log(struct supervisor *sup, const char *host, const char *msg,
                            size_t len);
 
