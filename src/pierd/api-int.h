@@ -28,6 +28,7 @@ struct api {
         char *home, *build_bin, *buildpacks_dir;
         struct watcher *watchers; /* router table long-polls, parked */
         struct log_tail *tails;   /* log streams (api-logs.c) */
+        bool wake_pending;        /* a connection was resumed: run MHD again */
         struct release_run *release_runs; /* release commands running */
         /* GET /apps is the busiest read and the costliest to encode: its
          * body is kept until the next change.  Every request that may

@@ -1777,10 +1777,15 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
 
 /* ---- the daemon on our loop ---- */
 
+/* After MHD_run(): when MHD wants to run next.  A connection resumed while
+ * it ran (a handler's app[api] line wakes a log tail, say) needs another
+ * run at once: MHD's own timeout does not know about it. */
 static void schedule(struct api *a)
 {
         MHD_UNSIGNED_LONG_LONG ms;
-        if (MHD_get_timeout(a->mhd, &ms) == MHD_YES)
+        if (a->wake_pending)
+                loop_timer_set(a->timer, 1);
+        else if (MHD_get_timeout(a->mhd, &ms) == MHD_YES)
                 loop_timer_set(a->timer, (uint64_t)mono_usec() + (uint64_t)ms * 1000);
         else
                 loop_timer_disable(a->timer);
@@ -1789,6 +1794,7 @@ static void schedule(struct api *a)
 static void wake(void *userdata)
 {
         struct api *a = userdata;
+        a->wake_pending = true;
         loop_timer_set(a->timer, 1); /* due at once */
 }
 
@@ -1800,6 +1806,7 @@ void api_wake(struct api *a)
 static void on_io(struct loop_io *io, int fd, uint32_t revents, void *userdata)
 {
         struct api *a = userdata;
+        a->wake_pending = false;
         MHD_run(a->mhd);
         schedule(a);
 }
@@ -1807,6 +1814,7 @@ static void on_io(struct loop_io *io, int fd, uint32_t revents, void *userdata)
 static void on_timer(struct loop_timer *t, void *userdata)
 {
         struct api *a = userdata;
+        a->wake_pending = false;
         MHD_run(a->mhd);
         schedule(a);
 }

@@ -1,12 +1,14 @@
 /* The log hub.  See loghub.h.
  *
  * Per app: a ring of the last LOGHUB_KEEP lines, the list of consumers, and
- * two files in the hub's directory, ID.log (being appended to) and
- * ID.log.1 (the previous LOGHUB_KEEP lines).  Appends are batched in
+ * two files in the hub's directory, ID.log and ID.log.1, used in turn: one
+ * is appended to until it holds LOGHUB_KEEP lines, then the other is
+ * truncated and takes over (no file is created or renamed in a flood:
+ * creating inodes was a third of the hub's time).  Appends are batched in
  * memory and written by a timer FLUSH_MS later, so a burst of lines costs
- * one write(); when ID.log holds LOGHUB_KEEP lines it becomes ID.log.1.
- * Loading reads both and keeps the last LOGHUB_KEEP lines.  On disk an app
- * never takes more than 2 × LOGHUB_KEEP lines.
+ * one write().  Loading reads both, older first (by their first stamps),
+ * and keeps the last LOGHUB_KEEP lines.  On disk an app never takes much
+ * more than 2 × LOGHUB_KEEP lines.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +27,6 @@
 #define FLUSH_MS     10
 #define BUCKETS      256
 #define FILE_MAX     (64u * 1024 * 1024) /* a log file bigger than this is not read */
-#define TS_LEN       32                  /* "2026-11-26T13:47:20.677020+00:00" */
 
 struct app_log {
         struct app_log *next; /* in its bucket */
@@ -37,7 +38,8 @@ struct app_log {
         struct loghub_consumer *consumers;
         struct strbuf pending; /* lines not written to disk yet */
         size_t pending_lines;
-        size_t file_lines;     /* lines in ID.log */
+        size_t file_lines;     /* lines in the file being appended to */
+        unsigned slot;         /* which: 0 = ID.log, 1 = ID.log.1 */
         bool dirty;
 };
 
@@ -77,19 +79,46 @@ void logline_unref(struct logline *l)
                 free(l);
 }
 
+/* "2026-11-26T13:47:20.677020+00:00" into buf; its length.  The part up to
+ * the second is formatted once a second. */
+static size_t stamp(int64_t usec, char buf[static 48])
+{
+        static int64_t cached_sec = INT64_MIN;
+        static char prefix[40];
+        static size_t prefix_len;
+        int64_t sec = usec / USEC_PER_SEC, frac = usec % USEC_PER_SEC;
+        if (frac < 0) {
+                sec--;
+                frac += USEC_PER_SEC;
+        }
+        if (sec != cached_sec) {
+                char full[40];
+                time_rfc3339_usec(sec * USEC_PER_SEC, full);
+                prefix_len = strcspn(full, ".");
+                memcpy(prefix, full, prefix_len);
+                cached_sec = sec;
+        }
+        memcpy(buf, prefix, prefix_len);
+        char *p = buf + prefix_len;
+        *p++ = '.';
+        for (int i = 5; i >= 0; i--, frac /= 10)
+                p[i] = (char)('0' + frac % 10);
+        memcpy(p + 6, "+00:00", 7);
+        return prefix_len + 1 + 6 + 6;
+}
+
 /* One allocation: the struct, then the text. */
 static struct logline *logline_make(int64_t usec, const char *source, const char *proc,
                                     const char *msg, size_t len)
 {
+        char ts[48];
+        size_t tlen = stamp(usec, ts);
         size_t slen = strlen(source), plen = strlen(proc);
-        size_t total = TS_LEN + 1 + slen + 1 + plen + 3 + len;
+        size_t total = tlen + 1 + slen + 1 + plen + 3 + len;
         struct logline *l = malloc(sizeof(*l) + total + 1);
         if (!l)
                 return NULL;
         char *t = (char *)(l + 1);
-        char ts[40];
-        time_rfc3339_usec(usec, ts);
-        size_t tlen = strlen(ts);
         char *p = t;
         memcpy(p, ts, tlen), p += tlen;
         *p++ = ' ';
@@ -213,6 +242,22 @@ static size_t load_file(struct app_log *a, const char *path, bool truncate_parti
         return lines;
 }
 
+static const char *const slot_suffix[2] = {"", ".1"};
+
+/* The stamp of a file's first line; 0 when it has none. */
+static int64_t first_stamp(const char *path)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        char buf[48];
+        ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        buf[strcspn(buf, " ")] = '\0';
+        int64_t usec;
+        return time_parse_iso8601(buf, &usec) < 0 ? 0 : usec;
+}
+
 static struct app_log *app_find(struct loghub *h, const char *id)
 {
         for (struct app_log *a = h->buckets[bucket_of(id)]; a; a = a->next)
@@ -231,12 +276,14 @@ static struct app_log *app_get(struct loghub *h, const char *id)
         if (!a)
                 return NULL;
         snprintf(a->id, sizeof(a->id), "%s", id);
-        _cleanup_free_ char *old = log_path(h, id, ".1");
-        _cleanup_free_ char *cur = log_path(h, id, "");
-        if (old)
-                load_file(a, old, false);
-        if (cur)
-                a->file_lines = load_file(a, cur, true);
+        _cleanup_free_ char *p0 = log_path(h, id, slot_suffix[0]);
+        _cleanup_free_ char *p1 = log_path(h, id, slot_suffix[1]);
+        if (p0 && p1) {
+                /* The one with the newer first line is being appended to. */
+                a->slot = first_stamp(p1) > first_stamp(p0) ? 1 : 0;
+                load_file(a, a->slot ? p0 : p1, false);
+                a->file_lines = load_file(a, a->slot ? p1 : p0, true);
+        }
         unsigned b = bucket_of(id);
         a->next = h->buckets[b];
         h->buckets[b] = a;
@@ -257,7 +304,7 @@ static void flush_app(struct loghub *h, struct app_log *a)
 {
         if (a->pending.len == 0)
                 return;
-        _cleanup_free_ char *cur = log_path(h, a->id, "");
+        _cleanup_free_ char *cur = log_path(h, a->id, slot_suffix[a->slot]);
         _cleanup_close_ int fd =
                 cur ? open(cur, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -EBADF;
         if (fd < 0) {
@@ -278,11 +325,14 @@ static void flush_app(struct loghub *h, struct app_log *a)
         a->file_lines += a->pending_lines;
         a->pending_lines = 0;
         strbuf_reset(&a->pending);
-        if (a->file_lines >= LOGHUB_KEEP && cur) {
-                _cleanup_free_ char *old = log_path(h, a->id, ".1");
-                if (old && rename(cur, old) < 0)
-                        log_warning("logs: rotating %s: %m", cur);
+        if (a->file_lines >= LOGHUB_KEEP) {
+                a->slot ^= 1;
                 a->file_lines = 0;
+                _cleanup_free_ char *next = log_path(h, a->id, slot_suffix[a->slot]);
+                _cleanup_close_ int nfd =
+                        next ? open(next, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -EBADF;
+                if (nfd < 0)
+                        log_warning("logs: emptying %s: %m", next ? next : "?");
         }
 }
 
