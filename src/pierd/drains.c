@@ -983,6 +983,7 @@ int drains_new(struct loop *loop, struct loghub *hub, struct store *store,
                 return -ENOMEM;
         m->loop = loop;
         m->hub = hub;
+        _cleanup_(drain_list_freep) struct drain_list *l = NULL;
         int r = -ENOMEM;
         if (cfg->ca_file && !(m->ca_file = strdup(cfg->ca_file)))
                 goto fail;
@@ -1018,7 +1019,6 @@ int drains_new(struct loop *loop, struct loghub *hub, struct store *store,
         curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb);
         curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
 
-        _cleanup_(drain_list_freep) struct drain_list *l = NULL;
         r = store_drain_list_all(store, &l);
         if (r < 0) {
                 log_error_errno(r, "loading the log drains: %m (%s)", store_errmsg(store));

@@ -423,7 +423,8 @@ int main(int argc, char **argv)
         struct platform platform = {0};
         struct routerd *router = NULL;
         _cleanup_free_ char *identity = NULL, *dbpath = NULL, *bindir = NULL, *build_bin = NULL,
-                            *buildpacks = NULL, *dyno_bin = NULL, *router_bin = NULL;
+                            *buildpacks = NULL, *dyno_bin = NULL, *router_bin = NULL,
+                            *logdir = NULL;
         int r;
 
         log_set_ident("pierd");
@@ -500,7 +501,6 @@ int main(int argc, char **argv)
         }
 
         /* Every app's last lines, kept across restarts in HOME/logs. */
-        _cleanup_free_ char *logdir = NULL;
         if (asprintf(&logdir, "%s/logs", o.home) < 0) {
                 r = -ENOMEM;
                 goto out;
