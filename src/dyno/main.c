@@ -637,6 +637,46 @@ static void reset_signals(void)
         }
 }
 
+/* Passes in to stdout until in ends: spliced from pipe to pipe (no copy
+ * through here), else read and written; once stdout fails (pierd is gone)
+ * the rest is read and dropped. */
+__attribute__((noreturn)) static void relay(int in)
+{
+        bool out_ok = true, use_splice = true;
+        char buf[4096];
+        for (;;) {
+                ssize_t n;
+                if (out_ok && use_splice) {
+                        n = splice(in, NULL, STDOUT_FILENO, NULL, 1 << 20, SPLICE_F_MOVE);
+                        if (n > 0)
+                                continue;
+                        if (n == 0)
+                                _exit(0);
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EINVAL)
+                                use_splice = false; /* stdout is not a pipe */
+                        else
+                                out_ok = false;
+                        continue;
+                }
+                n = read(in, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        _exit(0);
+                for (ssize_t off = 0; out_ok && off < n;) {
+                        ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
+                        if (w < 0 && errno == EINTR)
+                                continue;
+                        if (w <= 0)
+                                out_ok = false;
+                        else
+                                off += w;
+                }
+        }
+}
+
 /* The app's output goes through a relay process of ours instead of
  * straight into pierd's pipe: when pierd goes away (killed, restarted),
  * that pipe breaks, and an app writing to it would die of SIGPIPE in the
@@ -661,24 +701,7 @@ static int setup_relay(void)
                 (void)signal(SIGTERM, SIG_IGN);
                 (void)signal(SIGINT, SIG_IGN);
                 (void)signal(SIGHUP, SIG_IGN);
-                bool out_ok = true;
-                char buf[65536];
-                for (;;) {
-                        ssize_t n = read(p[0], buf, sizeof(buf));
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n <= 0)
-                                _exit(0);
-                        for (ssize_t off = 0; out_ok && off < n;) {
-                                ssize_t w = write(STDOUT_FILENO, buf + off, (size_t)(n - off));
-                                if (w < 0 && errno == EINTR)
-                                        continue;
-                                if (w <= 0)
-                                        out_ok = false; /* pierd is gone: drop */
-                                else
-                                        off += w;
-                        }
-                }
+                relay(p[0]);
         }
         if (dup2(p[1], STDOUT_FILENO) < 0 || dup2(p[1], STDERR_FILENO) < 0) {
                 int r = -errno;

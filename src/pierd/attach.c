@@ -478,8 +478,8 @@ static int make_pty(const struct attach_spec *spec, int *ret_master, int *ret_sl
         (void)ioctl(m, TIOCSWINSZ, &ws);
         /* The app's, as login makes a terminal its user's: programs that
          * reopen it by name (ssh, script) may. */
-        if (spec->tty_uid)
-                (void)fchown(sl, spec->tty_uid, (gid_t)-1);
+        if (spec->tty_uid && fchown(sl, spec->tty_uid, (gid_t)-1) < 0)
+                log_debug("attach: fchown of the pty: %m");
         *ret_master = TAKE_FD(m);
         *ret_slave = sl;
         return 0;
@@ -513,7 +513,7 @@ int attach_run(struct loop *l, struct supervisor *sup, const struct attach_spec 
         struct run_opts o = {.type_label = "run", .stdio = {-1, -1, -1}, .tty = spec->tty,
                              .env = spec->env};
         if (spec->tty) {
-                int m, sl;
+                int m = -1, sl = -1;
                 r = make_pty(spec, &m, &sl);
                 if (r >= 0) {
                         s->out_fd = m;

@@ -27,6 +27,7 @@
 #include "pierd/dynos.h"
 
 #define LINE_MAX_BYTES LOGHUB_LINE_MAX /* SPEC §6: a longer line is split */
+#define OUTPUT_PIPE_BYTES (256 * 1024)
 #define BOOT_POLL_MS   50
 #define MEMORY_POLL_MS 2000
 #define SHUTDOWN_GRACE_MS 2000
@@ -413,34 +414,28 @@ static void close_output(struct dyno *d)
         d->out_fd = -1;
 }
 
-/* Dyno output: split into lines (a longer one than LINE_MAX_BYTES is cut),
- * each one logged as app[web.1]. */
+/* Dyno output, logged as app[web.1]: the complete lines read so far go to
+ * the hub in one call (which splits them); a partial line waits unless it
+ * is over the line limit (whole pieces go) or the output ended. */
 static void emit_lines(struct dyno *d, bool flush)
 {
         struct strbuf *p = &d->partial;
-        size_t start = 0;
         if (p->len == 0)
                 return;
-        for (;;) {
-                char *nl = memchr(p->buf + start, '\n', p->len - start);
-                size_t end = nl ? (size_t)(nl - p->buf) : p->len;
-                size_t len = end - start;
-                if (!nl && len < LINE_MAX_BYTES && !flush)
-                        break;
-                if (!nl && len == 0)
-                        break;
-                if (len > LINE_MAX_BYTES) {
-                        len = LINE_MAX_BYTES;
-                        end = start + len;
-                        nl = NULL;
-                }
-                size_t n = len;
-                if (n && p->buf[start + n - 1] == '\r')
-                        n--;
+        const char *last = memrchr(p->buf, '\n', p->len);
+        size_t start = 0;
+        if (last) {
+                start = (size_t)(last - p->buf) + 1;
+                app_log_n(d->app, "app", d->name, p->buf, start);
+        }
+        size_t rest = p->len - start;
+        if (flush && rest > 0) {
+                app_log_n(d->app, "app", d->name, p->buf + start, rest);
+                start = p->len;
+        } else if (rest >= LINE_MAX_BYTES) {
+                size_t n = rest - rest % LINE_MAX_BYTES; /* whole pieces only */
                 app_log_n(d->app, "app", d->name, p->buf + start, n);
-                start = nl ? end + 1 : end;
-                if (start >= p->len)
-                        break;
+                start += n;
         }
         if (start > 0) {
                 memmove(p->buf, p->buf + start, p->len - start);
@@ -452,7 +447,7 @@ static void emit_lines(struct dyno *d, bool flush)
 static void on_dyno_output(struct loop_io *io, int fd, uint32_t revents, void *userdata)
 {
         struct dyno *d = userdata;
-        char buf[16384];
+        char buf[65536];
         /* Bounded work per wakeup: a chatty dyno cannot starve the loop. */
         for (int i = 0; i < 16; i++) {
                 ssize_t n = read(fd, buf, sizeof(buf));
@@ -644,6 +639,8 @@ static int spawn_dyno(struct dyno *d)
         d->out_fd = out[0];
         if (!attached) {
                 (void)fcntl(d->out_fd, F_SETFL, O_NONBLOCK);
+                /* Room for a burst: fewer wake-ups of the relay and of us. */
+                (void)fcntl(d->out_fd, F_SETPIPE_SZ, OUTPUT_PIPE_BYTES);
                 r = loop_add_io(sup->loop, d->out_fd, EPOLLIN, on_dyno_output, d, &d->out_io);
         }
         if (r < 0 ||

@@ -417,10 +417,10 @@ static void consumer_push(struct loghub_consumer *c, struct logline *l)
 }
 
 static void append_one(struct loghub *h, struct app_log *a, const char *source, const char *proc,
-                       const char *msg, size_t len)
+                       const char *msg, size_t len, int64_t now)
 {
         /* Strictly increasing per app: tails resume after a stamp. */
-        int64_t usec = MAX(now_usec(), a->last_usec + 1);
+        int64_t usec = MAX(now, a->last_usec + 1);
         struct logline *l = logline_make(usec, source, proc, msg, len);
         if (!l)
                 return;
@@ -446,27 +446,34 @@ static void append_one(struct loghub *h, struct app_log *a, const char *source, 
         ring_push(a, l); /* takes the reference */
 }
 
+/* One line per '\n'-ended piece of msg (a '\r' before the '\n' dropped)
+ * and the rest, if any; all stamped from one reading of the clock: a
+ * dyno's read brings ~150 lines at a time. */
 void loghub_append(struct loghub *h, const char *app_id, const char *source, const char *proc,
                    const char *msg, size_t len)
 {
         struct app_log *a = app_get(h, app_id);
         if (!a)
                 return;
-        do {
+        int64_t now = now_usec();
+        for (;;) {
                 const char *nl = memchr(msg, '\n', len);
                 size_t n = nl ? (size_t)(nl - msg) : len;
+                const char *next = msg + n + (nl ? 1 : 0);
                 size_t rest = len - n - (nl ? 1 : 0);
                 while (n > LOGHUB_LINE_MAX) {
-                        append_one(h, a, source, proc, msg, LOGHUB_LINE_MAX);
+                        append_one(h, a, source, proc, msg, LOGHUB_LINE_MAX, now);
                         msg += LOGHUB_LINE_MAX;
                         n -= LOGHUB_LINE_MAX;
                 }
-                append_one(h, a, source, proc, msg, n);
-                msg += n + (nl ? 1 : 0);
-                len = rest;
-                if (!nl)
+                if (n > 0 && msg[n - 1] == '\r')
+                        n--;
+                append_one(h, a, source, proc, msg, n, now);
+                if (!nl || rest == 0)
                         break;
-        } while (len > 0);
+                msg = next;
+                len = rest;
+        }
 }
 
 void loghub_appendf(struct loghub *h, const char *app_id, const char *source, const char *proc,

@@ -54,8 +54,9 @@ int loghub_new(struct loop *loop, const char *dir, struct loghub **ret);
 /* Writes what is pending, frees every line; consumers must be gone. */
 struct loghub *loghub_free(struct loghub *h);
 
-/* Appends one line to the app's stream.  msg may be any bytes; a '\n' in
- * it or more than LOGHUB_LINE_MAX bytes make several lines. */
+/* Appends msg to the app's stream: one line per '\n'-ended piece (a '\r'
+ * before the '\n' dropped) and one for the rest, if any; msg may be any
+ * bytes, a line over LOGHUB_LINE_MAX bytes is split. */
 void loghub_append(struct loghub *h, const char *app_id, const char *source, const char *proc,
                    const char *msg, size_t len);
 __attribute__((format(printf, 5, 6))) void loghub_appendf(struct loghub *h, const char *app_id,

@@ -64,6 +64,20 @@ static void test_format_and_split(void)
         CHECK(loghub_next(c, &ended) == NULL && !ended);
         loghub_append(h, APP, "heroku", "web.1", "again", 5);
         CHECK(notified == 2);
+        logline_unref(loghub_next(c, &ended));
+        /* '\n' ends a line, a '\r' before it goes, an empty line stays;
+         * one clock reading still gives strictly increasing stamps. */
+        loghub_append(h, APP, "app", "web.1", "c\r\n\nd\r\n", 7);
+        const char *want[] = {"c", "", "d"};
+        for (size_t i = 0; i < 3; i++) {
+                l = loghub_next(c, &ended);
+                CHECK(l && l->msg_len == strlen(want[i]) &&
+                      memcmp(l->msg, want[i], l->msg_len) == 0);
+                CHECK(l && l->usec > prev);
+                prev = l ? l->usec : prev;
+                logline_unref(l);
+        }
+        CHECK(loghub_next(c, &ended) == NULL);
         loghub_consumer_free(c);
         loghub_app_removed(h, APP);
         loghub_free(h);
