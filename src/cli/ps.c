@@ -157,6 +157,11 @@ static int dyno_ref_cmp(const void *pa, const void *pb)
         return a->index < b->index ? -1 : a->index > b->index;
 }
 
+static json_int_t release_of(const json_t *dyno)
+{
+        return json_integer_value(json_object_get(json_object_get(dyno, "release"), "version"));
+}
+
 /* One-off dynos (`pier run`): one section for all of them, each with its
  * own size and command, as Heroku shows them. */
 static bool is_oneoff(const json_t *dyno)
@@ -198,6 +203,14 @@ static int print_dynos(const json_t *dynos)
         for (size_t i = 0; i < n; i++)
                 refs[i] = (struct dyno_ref){json_array_get(dynos, i), i, false};
         qsort(refs, n, sizeof(*refs), dyno_ref_cmp);
+        /* While a deploy replaces web.1, the old and the new web.1 both
+         * run: show the new one, as Heroku does (--json lists both). */
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < n && !refs[i].shown; j++)
+                        if (!is_oneoff(refs[i].dyno) &&
+                            streq(get_str(refs[i].dyno, "name"), get_str(refs[j].dyno, "name")) &&
+                            release_of(refs[j].dyno) > release_of(refs[i].dyno))
+                                refs[i].shown = true;
 
         for (size_t i = 0; i < n && r >= 0; i++) {
                 const json_t *head = refs[i].dyno;

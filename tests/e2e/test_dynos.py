@@ -701,6 +701,17 @@ class ReleaseTest(DynoTestCase):
         try:
             out = self.pier_ok("config:set", "BOOT_DELAY=2", "GREETING=hi", "-a", app)
             self.assertIn("done, v3", out)
+            # Both web.1s run while the new one boots; ps shows the new
+            # one only (--json both).
+            def web1s():
+                ds = [d for d in json.loads(self.pier_ok("ps", "--json", "-a", app))
+                      if d["name"] == "web.1"]
+                return ds if len(ds) == 2 else None
+            both = self.wait_for("both web.1s", web1s, app=app)
+            self.assertEqual(sorted(d["release"]["version"] for d in both), [2, 3], both)
+            ps = self.pier_ok("ps", "-a", app)
+            self.assertRegex(ps, r"^=== web \(Standard-1X\): .* \(1\)\nweb\.1: starting %s\n"
+                             % PS_TIME, ps)
             # Until the new web dyno is seen up, the old one must serve.
             new_not_up_at = time.monotonic()
             deadline = time.monotonic() + UP_WITHIN + 5
