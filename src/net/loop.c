@@ -269,6 +269,7 @@ int loop_run(struct loop *l)
                 if (!l->exiting)
                         dispatch_timers(l);
         }
+        l->exiting = false; /* it may run again (pierd's last drain flush) */
         return l->exit_code;
 }
 

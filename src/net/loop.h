@@ -45,6 +45,6 @@ void loop_timer_free(struct loop_timer *t);
 int loop_add_signal(struct loop *l, int signo, loop_signal_fn fn, void *userdata);
 
 /* Run until loop_exit(); returns the code given to it, or a negative errno
- * if epoll itself fails. */
+ * if epoll itself fails.  It can be run again afterwards. */
 int loop_run(struct loop *l);
 void loop_exit(struct loop *l, int code);

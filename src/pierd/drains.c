@@ -34,6 +34,7 @@
  * it by at most one line. */
 #define BATCH_MAX        (100 * 1024)
 #define HTTP_TIMEOUT_MS  (30 * 1000)
+#define FLUSH_POLL_MS    10             /* at shutdown: is everything sent? */
 /* RFC 5424: <PRI>VERSION; 190 = local7.info, as Heroku's logplex sends. */
 #define SYSLOG_HEAD      "<190>1 "
 
@@ -1033,6 +1034,55 @@ int drains_new(struct loop *loop, struct loghub *hub, struct store *store,
 fail:
         drains_free(m);
         return r;
+}
+
+/* Lines wait for a sink that is delivering (not backing off or down). */
+static bool sink_busy(const struct sink *s)
+{
+        if (is_syslog(s))
+                return s->state == S_UP &&
+                       (s->out_off < s->out.len || loghub_pending(s->consumer) > 0);
+        return s->in_flight ||
+               (!s->retry_due && (s->body_count > 0 || s->held ||
+                                  loghub_pending(s->consumer) > 0));
+}
+
+static bool drains_busy(const struct drains *m)
+{
+        for (const struct sink *s = m->sinks; s; s = s->next)
+                if (sink_busy(s))
+                        return true;
+        return false;
+}
+
+struct flush {
+        struct drains *m;
+        uint64_t deadline;
+};
+
+static void on_flush_poll(struct loop_timer *t, void *userdata)
+{
+        struct flush *f = userdata;
+        if (!drains_busy(f->m) || (uint64_t)mono_usec() >= f->deadline)
+                loop_exit(f->m->loop, 0);
+        else
+                loop_timer_set(t, after_ms(FLUSH_POLL_MS));
+}
+
+void drains_flush(struct drains *m, unsigned ms)
+{
+        if (!m || !drains_busy(m))
+                return;
+        struct flush f = {m, after_ms(ms)};
+        struct loop_timer *t = NULL;
+        if (loop_add_timer(m->loop, after_ms(FLUSH_POLL_MS), on_flush_poll, &f, &t) < 0)
+                return;
+        for (struct sink *s = m->sinks; s; s = s->next)
+                loop_timer_set(s->kick, 0);
+        (void)loop_run(m->loop);
+        loop_timer_free(t);
+        if (drains_busy(m))
+                log_warning("drains: lines still waiting after %u ms at shutdown; dropped", ms);
 }
 
 struct drains *drains_free(struct drains *m)

@@ -40,6 +40,9 @@ struct drains;
 int drains_new(struct loop *loop, struct loghub *hub, struct store *store,
                const struct drains_config *cfg, struct drains **ret);
 struct drains *drains_free(struct drains *m);
+/* At shutdown: runs the loop until every drain that is connected has sent
+ * what waits for it, or `ms` have passed. */
+void drains_flush(struct drains *m, unsigned ms);
 
 /* Starts forwarding to a drain just stored; the drain is copied. */
 int drains_add(struct drains *m, const struct drain *d);

@@ -27,6 +27,7 @@
 #define DEFAULT_LISTEN        "127.0.0.1:5000"
 #define DEFAULT_ROUTER_LISTEN "127.0.0.1:8080"
 #define DEFAULT_DOMAIN        "localhost"
+#define DRAINS_FLUSH_MS       2000 /* at shutdown, for lines not yet sent */
 
 struct options {
         char *home;
@@ -625,6 +626,9 @@ out:
         routerd_free(router);
         api_free(api);
         supervisor_free(sup);
+        /* What the drains have not sent yet: a bounded wait, then gone. */
+        if (r >= 0)
+                drains_flush(drains, DRAINS_FLUSH_MS);
         drains_free(drains); /* its consumers go before the hub */
         loghub_free(hub);
         store_close(store);

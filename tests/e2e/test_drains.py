@@ -151,11 +151,13 @@ class Rsyslog:
 
 class LogplexReceiver:
     """An HTTP(S) server that records every POST (path, headers, body) and
-    answers with the statuses planned for its path, then 200."""
+    answers with the statuses planned for its path, then 200, each after
+    the delay set for its path."""
 
     def __init__(self, certs=None):
         self.requests = []
         self.plan = {}
+        self.delay = {}
         self.lock = threading.Lock()
         owner = self
 
@@ -169,6 +171,8 @@ class LogplexReceiver:
                     owner.requests.append((self.path, dict(self.headers), body))
                     plan = owner.plan.get(self.path) or []
                     status = plan.pop(0) if plan else 200
+                    delay = owner.delay.get(self.path, 0)
+                time.sleep(delay)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -431,6 +435,20 @@ class HttpsDrainTest(PierTestCase):
         wait_until(self, "a line after the restart", lambda: any(
             f[4].startswith("Set AFTER config vars") for f in self.frames(
                 self.http.posts("/again"))))
+
+    def test_a_clean_shutdown_sends_what_waits(self):
+        # A slow drain: while one batch is on its way, the next lines wait
+        # in pierd; SIGTERM must not lose them.
+        self.create_app("closing")
+        self.http.delay["/slow"] = 0.4
+        self.add("closing", "http://127.0.0.1:%d/slow" % self.http.port)
+        for k in "ABC":
+            self.set_config("closing", {k: "1"})
+        self.pierd.stop()
+        msgs = [f[4] for f in self.frames(self.http.posts("/slow"))]
+        for k in "ABC":
+            self.assertTrue(any(m.startswith("Set %s config vars" % k) for m in msgs), msgs)
+        self.assertGreaterEqual(len(self.http.posts("/slow")), 2)
 
     def test_bad_ca_file_stops_pierd(self):
         self.pierd.stop()
