@@ -66,6 +66,7 @@
 #include "router/table.h"
 
 #define BUF_SIZE     16384
+#define BODY_BUF_SIZE (64 * 1024) /* a dyno's buffer for a big response body */
 #define HEAD_MAX     65536 /* a whole request head; lines are bounded by http1.h */
 #define LOGPART_MAX  2560  /* method, path, host, request id, fwd for the access log */
 #define OUT_HEAD_MAX (BUF_SIZE - LOGPART_MAX)
@@ -1526,6 +1527,15 @@ static int client_read(struct client *c)
 }
 
 /* dyno -> its buffer */
+/* A response body with more to come than a buffer holds: read it in
+ * bigger pieces (a quarter of the syscalls). */
+static bool big_body(const struct client *c)
+{
+        const struct pump *p = &c->resp;
+        return c->resp_parsed && !p->done &&
+               (p->mode != P_LENGTH || p->remaining > (int64_t)BUF_SIZE);
+}
+
 static int up_read(struct client *c)
 {
         struct upconn *u = c->up;
@@ -1549,6 +1559,8 @@ static int up_read(struct client *c)
                 b->w += (uint32_t)k;
                 if ((size_t)k < space && !u->s.hup)
                         u->s.rd = false;
+                else if (b->cap == BUF_SIZE && big_body(c))
+                        (void)buf_grow(b, BODY_BUF_SIZE); /* else it goes on in 16 KiB */
                 c->resp_started = true;
                 timer_arm(&c->t, T_IDLE);
                 return PROGRESS;
