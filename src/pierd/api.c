@@ -1772,7 +1772,12 @@ __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const ch
         char buf[512];
         vsnprintf(buf, sizeof(buf), fmt, ap);
         buf[strcspn(buf, "\n")] = '\0';
-        log_warning("http: %s", buf);
+        /* A client gone in the middle of a response (a log tail ended with
+         * Ctrl-C) is routine. */
+        if (strstr(buf, "no longer available for sending") || strstr(buf, "onnection reset"))
+                log_debug("http: %s", buf);
+        else
+                log_warning("http: %s", buf);
 }
 
 /* ---- the daemon on our loop ---- */
