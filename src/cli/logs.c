@@ -20,6 +20,7 @@
 #include "cli/cli.h"
 #include "lib/strbuf.h"
 #include "lib/timefmt.h"
+#include "lib/utf8.h"
 #include "lib/util.h"
 
 /* Heroku's defaults: 100 lines unless told, at most the 1500 an app keeps. */
@@ -100,10 +101,24 @@ static const char *line_color(const char *line, size_t len)
         return dyno_colors[h % ELEMENTSOF(dyno_colors)];
 }
 
+/* A line as a JSON string: what is not valid UTF-8 becomes U+FFFD (the
+ * server does the same for --json without --tail). */
+static json_t *line_json(const char *line, size_t len)
+{
+        if (utf8_valid(line, len))
+                return json_stringn(line, len);
+        struct strbuf sb = STRBUF_INIT;
+        json_t *s = utf8_sanitize(line, len, &sb) < 0 ? NULL
+                    : sb.buf                            ? json_stringn(sb.buf, sb.len)
+                                                        : json_string("");
+        strbuf_release(&sb);
+        return s;
+}
+
 static void print_line(struct logs *lg, const char *line, size_t len)
 {
         if (lg->json) {
-                json_t *s = json_stringn_nocheck(line, len);
+                json_t *s = line_json(line, len);
                 char *text = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
                 if (text)
                         puts(text);
@@ -227,8 +242,8 @@ static int show_recent(struct cli *cli, const char *app, struct logs *lg, int64_
         if (lg->json && !cli_opt(cli, "tail")) {
                 json_t *list = json_array();
                 for (size_t i = first; list && i < n; i++)
-                        json_array_append_new(list, json_stringn_nocheck(buf + at[2 * i],
-                                                                         at[2 * i + 1] - at[2 * i]));
+                        json_array_append_new(
+                                list, line_json(buf + at[2 * i], at[2 * i + 1] - at[2 * i]));
                 r = print_json(list);
                 json_decref(list);
                 return r;

@@ -1,5 +1,6 @@
 #include <stdint.h>
 
+#include "lib/strbuf.h"
 #include "lib/utf8.h"
 
 /* Follows the table of well-formed byte sequences in the Unicode Standard,
@@ -53,4 +54,24 @@ bool utf8_valid(const char *s, size_t len)
                 i += n + 1;
         }
         return true;
+}
+
+int utf8_sanitize(const char *s, size_t len, struct strbuf *out)
+{
+        for (size_t i = 0; i < len;) {
+                size_t n = 1;
+                while (n <= 4 && i + n <= len && !utf8_valid(s + i, n))
+                        n++;
+                int r;
+                if (n <= 4 && i + n <= len) {
+                        r = strbuf_add(out, s + i, n);
+                        i += n;
+                } else {
+                        r = strbuf_addstr(out, "\xef\xbf\xbd");
+                        i++;
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }

@@ -10,3 +10,8 @@
 #include <stddef.h>
 
 bool utf8_valid(const char *s, size_t len);
+
+struct strbuf;
+/* Appends s to out with every byte that does not start a valid sequence
+ * replaced by U+FFFD (for JSON, which must be UTF-8).  0 or -ENOMEM. */
+int utf8_sanitize(const char *s, size_t len, struct strbuf *out);

@@ -48,19 +48,9 @@ static json_t *line_json(const struct logline *l)
         if (utf8_valid(l->text, l->text_len))
                 return json_stringn(l->text, l->text_len);
         struct strbuf sb = STRBUF_INIT;
-        for (size_t i = 0; i < l->text_len;) {
-                size_t n = 1;
-                while (n <= 4 && i + n <= l->text_len && !utf8_valid(l->text + i, n))
-                        n++;
-                if (n <= 4 && i + n <= l->text_len) {
-                        strbuf_add(&sb, l->text + i, n);
-                        i += n;
-                } else {
-                        strbuf_addstr(&sb, "\xef\xbf\xbd");
-                        i++;
-                }
-        }
-        json_t *s = sb.buf ? json_stringn(sb.buf, sb.len) : json_string("");
+        json_t *s = utf8_sanitize(l->text, l->text_len, &sb) < 0 ? NULL
+                    : sb.buf                                     ? json_stringn(sb.buf, sb.len)
+                                                                 : json_string("");
         strbuf_release(&sb);
         return s;
 }

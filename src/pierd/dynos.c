@@ -416,7 +416,7 @@ static void close_output(struct dyno *d)
 
 /* Dyno output, logged as app[web.1]: the complete lines read so far go to
  * the hub in one call (which splits them); a partial line waits unless it
- * is over the line limit (whole pieces go) or the output ended. */
+ * is over the line limit (whole pieces of it go) or the output ended. */
 static void emit_lines(struct dyno *d, bool flush)
 {
         struct strbuf *p = &d->partial;
@@ -432,8 +432,10 @@ static void emit_lines(struct dyno *d, bool flush)
         if (flush && rest > 0) {
                 app_log_n(d->app, "app", d->name, p->buf + start, rest);
                 start = p->len;
-        } else if (rest >= LINE_MAX_BYTES) {
-                size_t n = rest - rest % LINE_MAX_BYTES; /* whole pieces only */
+        } else if (rest > LINE_MAX_BYTES) {
+                /* Whole pieces, and something kept: a line of exactly the
+                 * limit whose '\n' comes next is one line, not two. */
+                size_t n = (rest - 1) / LINE_MAX_BYTES * LINE_MAX_BYTES;
                 app_log_n(d->app, "app", d->name, p->buf + start, n);
                 start += n;
         }

@@ -108,6 +108,11 @@ class LogsTest(DynoTestCase):
         self.assertEqual(msgs[5:], [b"%d" % i for i in range(1, 151)] + [b"OUT-END"])
         lines = [l for l in self.log_lines(app) if " app[worker.1]: " in l]
         self.assertEqual(lines[0].split(": ", 1)[1], "caf\u00e9 \ufffd\ufffd bin")
+        # and through the CLI's --json (which reads the raw stream)
+        listed = json.loads(self.pier_ok("logs", "--json", "-s", "app", "-d", "worker.1", "-n", "1500",
+                                         "-a", app))
+        self.assertEqual(listed[0].split(": ", 1)[1], "caf\u00e9 \ufffd\ufffd bin", listed)
+        self.assertEqual(listed[-1].split(": ", 1)[1], "OUT-END")
 
         # Filters: -s, -d, -p, and -n taking the last N of what matches.
         def logs(*args):

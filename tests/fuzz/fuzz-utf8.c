@@ -4,7 +4,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "lib/strbuf.h"
 #include "lib/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -53,7 +55,17 @@ static bool reference_valid(const uint8_t *s, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        if (utf8_valid((const char *)data, size) != reference_valid(data, size))
+        bool valid = utf8_valid((const char *)data, size);
+        if (valid != reference_valid(data, size))
                 abort();
+        /* utf8_sanitize(): always valid; valid input comes out unchanged. */
+        struct strbuf sb = STRBUF_INIT;
+        if (utf8_sanitize((const char *)data, size, &sb) == 0) {
+                if (!reference_valid((const uint8_t *)sb.buf, sb.len))
+                        abort();
+                if (valid && (sb.len != size || (size && memcmp(sb.buf, data, size) != 0)))
+                        abort();
+        }
+        strbuf_release(&sb);
         return 0;
 }
