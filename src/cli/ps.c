@@ -157,6 +157,13 @@ static int dyno_ref_cmp(const void *pa, const void *pb)
         return a->index < b->index ? -1 : a->index > b->index;
 }
 
+/* pierd could not sandbox it (not root, no bwrap, no cgroups). */
+static bool unisolated(const json_t *dyno)
+{
+        const json_t *v = json_object_get(dyno, "isolated");
+        return json_is_false(v);
+}
+
 static json_int_t release_of(const json_t *dyno)
 {
         return json_integer_value(json_object_get(json_object_get(dyno, "release"), "version"));
@@ -245,8 +252,9 @@ static int print_dynos(const json_t *dynos)
                                        get_str(refs[j].dyno, "state"), when,
                                        get_str(refs[j].dyno, "command"));
                         else if (r >= 0)
-                                printf("%s: %s %s\n", get_str(refs[j].dyno, "name"),
-                                       get_str(refs[j].dyno, "state"), when);
+                                printf("%s: %s %s%s\n", get_str(refs[j].dyno, "name"),
+                                       get_str(refs[j].dyno, "state"), when,
+                                       unisolated(refs[j].dyno) ? " (unisolated)" : "");
                 }
         }
         free(refs);

@@ -182,6 +182,9 @@ struct supervisor {
         void *table_userdata;
 };
 
+static void record_unisolated(struct supervisor *sup);
+static char *unisolated_path(struct supervisor *sup);
+
 /* ---- logs ---- */
 
 /* "2026-11-26T13:47:20.677020+00:00 SOURCE[PROC]: MESSAGE" (SPEC §6) */
@@ -507,6 +510,7 @@ static void on_dyno_exit(struct loop_io *io, int fd, uint32_t revents, void *use
         if (WIFEXITED(status) || WIFSIGNALED(status))
                 dyno_event_log(d, "Process exited with status %d", d->exit_status);
         d->pid = 0;
+        record_unisolated(d->app->sup);
         if (d->env_path) {
                 (void)unlink(d->env_path);
                 d->env_path = mfree(d->env_path);
@@ -638,6 +642,7 @@ static int spawn_dyno(struct dyno *d)
                         close(out[0]);
                 return r;
         }
+        record_unisolated(sup);
         d->out_fd = out[0];
         if (!attached) {
                 (void)fcntl(d->out_fd, F_SETFL, O_NONBLOCK);
@@ -1574,6 +1579,11 @@ struct supervisor *supervisor_free(struct supervisor *sup)
                                 (void)waitpid(d->pid, NULL, 0);
                         d->pid = 0;
                 }
+        if (sup->cfg.unisolated) {
+                _cleanup_free_ char *path = unisolated_path(sup);
+                if (path)
+                        (void)unlink(path); /* none left */
+        }
         while (sup->apps)
                 app_rt_free(sup->apps);
         while (sup->unpacks)
@@ -1596,10 +1606,90 @@ struct supervisor *supervisor_free(struct supervisor *sup)
 
 /* Dynos of a previous pierd (crashed or killed): find them by cgroup and
  * kill them, so the formation never runs twice. */
+/* ---- unisolated dynos: what a killed pierd leaves ---- */
+
+/* Without cgroups the dynos are found again by their process groups (each
+ * dyno is its own session): HOME/unisolated-dynos lists "PID STARTTIME"
+ * of every running one, rewritten at each spawn and exit, so that the
+ * next pierd kills what a killed one left (and no reused pid). */
+static uint64_t proc_starttime(pid_t pid)
+{
+        char path[64], buf[1024];
+        snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return 0;
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n <= 0)
+                return 0;
+        buf[n] = '\0';
+        const char *p = strrchr(buf, ')'); /* the name may hold anything */
+        if (!p)
+                return 0;
+        /* fields 3.. follow; starttime is field 22 */
+        for (int field = 2; *p && field < 22; field++) {
+                p = strchr(p + 1, ' ');
+                if (!p)
+                        return 0;
+        }
+        return strtoull(p + 1, NULL, 10);
+}
+
+static char *unisolated_path(struct supervisor *sup)
+{
+        char *path = NULL;
+        return asprintf(&path, "%s/unisolated-dynos", sup->home) < 0 ? NULL : path;
+}
+
+static void record_unisolated(struct supervisor *sup)
+{
+        if (!sup->cfg.unisolated)
+                return;
+        _cleanup_free_ char *path = unisolated_path(sup), *tmp = NULL;
+        if (!path || asprintf(&tmp, "%s.tmp", path) < 0)
+                return;
+        FILE *f = fopen(tmp, "we");
+        if (!f)
+                return;
+        for (struct app_rt *a = sup->apps; a; a = a->next)
+                for (struct dyno *d = a->dynos; d; d = d->next)
+                        if (d->pid > 0)
+                                fprintf(f, "%ld %" PRIu64 "\n", (long)d->pid,
+                                        proc_starttime(d->pid));
+        if (fclose(f) != 0 || rename(tmp, path) < 0)
+                (void)unlink(tmp);
+}
+
+static unsigned kill_unisolated_leftovers(struct supervisor *sup)
+{
+        _cleanup_free_ char *path = unisolated_path(sup);
+        FILE *f = path ? fopen(path, "re") : NULL;
+        if (!f)
+                return 0;
+        unsigned killed = 0;
+        long pid;
+        uint64_t start;
+        while (fscanf(f, "%ld %" SCNu64, &pid, &start) == 2)
+                if (pid > 1 && start && proc_starttime((pid_t)pid) == start) {
+                        (void)kill(-(pid_t)pid, SIGKILL);
+                        (void)kill((pid_t)pid, SIGKILL);
+                        killed++;
+                }
+        fclose(f);
+        (void)unlink(path);
+        return killed;
+}
+
 static void kill_leftovers(struct supervisor *sup)
 {
         char **apps = NULL;
-        if (sup->cfg.unisolated || dyno_cgroup_list(sup->cgroup_root, &apps) < 0)
+        if (sup->cfg.unisolated) {
+                unsigned n = kill_unisolated_leftovers(sup);
+                if (n)
+                        log_notice("killed %u unisolated dynos left by a previous pierd", n);
+                return;
+        }
+        if (dyno_cgroup_list(sup->cgroup_root, &apps) < 0)
                 return;
         unsigned killed = 0;
         for (char **a = apps; a && *a; a++) {

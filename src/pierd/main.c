@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dyno/cgroup.h"
 #include "lib/log.h"
 #include "lib/rand.h"
 #include "lib/sha256.h"
@@ -44,6 +45,7 @@ struct options {
         unsigned release_timeout;                /* seconds */
         unsigned backoff_ms, backoff_max_ms;
         bool no_router;
+        bool unisolated;
         unsigned router_workers;
 };
 
@@ -78,6 +80,8 @@ static void usage(FILE *f)
                 "  --drain-ca-file FILE   CA certificates (PEM) that syslog+tls:// and\n"
                 "                         https:// log drains are checked against\n"
                 "                         (default: the system's)\n"
+                "  --unisolated           run dynos as plain processes, without sandboxes\n"
+                "                         (what pierd does anyway when it cannot make them)\n"
                 "  --version              print the version\n"
                 "  -h, --help             this help\n");
 }
@@ -106,7 +110,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         enum { ARG_HOME = 0x100, ARG_LISTEN, ARG_ROUTER_LISTEN, ARG_DOMAIN, ARG_PUBLIC_URL,
                ARG_BUILDPACKS_DIR, ARG_BUILD_TIMEOUT, ARG_BUILD_MAX_FILES, ARG_DYNO_PORTS,
                ARG_BOOT_TIMEOUT, ARG_STOP_TIMEOUT, ARG_BACKOFF, ARG_BACKOFF_MAX, ARG_NO_ROUTER,
-               ARG_ROUTER_WORKERS, ARG_RELEASE_TIMEOUT, ARG_DRAIN_CA_FILE, ARG_VERSION };
+               ARG_ROUTER_WORKERS, ARG_RELEASE_TIMEOUT, ARG_DRAIN_CA_FILE, ARG_UNISOLATED, ARG_VERSION };
         static const struct option longopts[] = {
                 {"home", required_argument, NULL, ARG_HOME},
                 {"listen", required_argument, NULL, ARG_LISTEN},
@@ -125,6 +129,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"crash-backoff", required_argument, NULL, ARG_BACKOFF},
                 {"crash-backoff-max", required_argument, NULL, ARG_BACKOFF_MAX},
                 {"drain-ca-file", required_argument, NULL, ARG_DRAIN_CA_FILE},
+                {"unisolated", no_argument, NULL, ARG_UNISOLATED},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {"help", no_argument, NULL, 'h'},
                 {0},
@@ -222,6 +227,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 }
                 case ARG_DRAIN_CA_FILE:
                         o->drain_ca_file = optarg;
+                        break;
+                case ARG_UNISOLATED:
+                        o->unisolated = true;
                         break;
                 case ARG_VERSION:
                         printf("pierd %s\n", PIER_VERSION);
@@ -393,6 +401,17 @@ static void on_table_change(void *userdata)
                 api_table_changed(p->api);
 }
 
+/* Can a dyno's cgroup (memory and pids limits) be made here?  A root in
+ * a container may have bwrap but a read-only cgroup tree. */
+static int cgroups_probe(void)
+{
+        char name[64];
+        snprintf(name, sizeof(name), "pier/probe-%ld", (long)getpid());
+        int r = dyno_cgroup_create(name, 64ull << 20, 16);
+        (void)dyno_cgroup_remove(name);
+        return r;
+}
+
 static void on_terminate(struct loop *l, const struct signalfd_siginfo *si, void *userdata)
 {
         log_info("%s received, shutting down", strsignal((int)si->ssi_signo));
@@ -524,10 +543,17 @@ int main(int argc, char **argv)
                 r = -ENOMEM;
                 goto out;
         }
-        bool unisolated = geteuid() != 0 || access("/usr/bin/bwrap", X_OK) < 0;
-        if (unisolated)
+        bool unisolated = o.unisolated || geteuid() != 0 || access("/usr/bin/bwrap", X_OK) < 0;
+        if (o.unisolated)
+                log_warning("dynos run UNISOLATED (plain processes): --unisolated");
+        else if (unisolated)
                 log_warning("dynos run UNISOLATED (plain processes): pierd is not root or "
                             "bubblewrap is missing");
+        else if ((r = cgroups_probe()) < 0) {
+                log_warning_errno(r, "dynos run UNISOLATED (plain processes): no memory and "
+                                     "pids cgroup can be made here: %m");
+                unisolated = true;
+        }
         struct supervisor_config scfg = {
                 .home = o.home,
                 .hub = hub,

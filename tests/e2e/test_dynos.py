@@ -883,6 +883,41 @@ class PierdRestartTest(DynoTestCase):
         self.assert_no_zombies()
 
 
+class UnisolatedTest(DynoTestCase):
+    """pierd --unisolated (what it does where it cannot sandbox): says so
+    at start, marks the dynos in ps, and a kill -9 leaves no duplicates."""
+
+    def test_marked_and_kill9_leaves_no_duplicates(self):
+        argv = self.fast_argv + ["--unisolated"]
+        self.pierd.stop()
+        self.pierd.start(argv=argv)
+        self.assertIn("dynos run UNISOLATED", self.pierd.current_log())
+        app = self.deploy("plain", "procfile")
+        self.scale(app, web=2, worker=1)
+        dynos = self.wait_dynos(app, {"web": 2, "worker": 1})
+        self.assertEqual({d["isolated"] for d in dynos.values()}, {False})
+        out = self.pier_ok("ps", "-a", app)
+        self.assertRegex(out, r"\nweb\.1: up %s \(unisolated\)\n" % PS_TIME, out)
+        old_web = self.wait_processes(app, is_web_server, 2, "web processes")
+        old_worker = app_processes(app, is_worker_loop)
+        self.assertEqual(len(old_worker), 1)
+
+        self.pierd.kill()
+        self.pierd.start(argv=argv)
+        self.wait_dynos(app, {"web": 2, "worker": 1}, timeout=UP_WITHIN + 5)
+
+        def converged():
+            web, worker = app_processes(app, is_web_server), app_processes(app, is_worker_loop)
+            return (web, worker) if len(web) == 2 and len(worker) == 1 else None
+        web, worker = self.wait_for("2 web and 1 worker processes, no more", converged,
+                                    timeout=5, app=app)
+        self.assertEqual([p for p in old_web + old_worker if alive(p)], [])
+        time.sleep(1)
+        self.assertEqual((app_processes(app, is_web_server), app_processes(app, is_worker_loop)),
+                         (web, worker))
+        self.pierd.stop()
+        self.assertEqual([p for p in web + worker if alive(p)], [])
+
 PROBE = r'''"""Reports what a dyno can see and do, as JSON on GET /."""
 import errno
 import json
