@@ -1029,6 +1029,22 @@ class IsolationTest(DynoTestCase):
         self.assertTrue(self.pierd.running)
         self.assert_no_zombies()
 
+    def test_over_quota_is_r14_and_lives(self):
+        # 700 MB: over standard-1x's 512 MB quota, under the 2x kill line.
+        hog = ("python3 -c 'import time; a = [b\"x\" * (1 << 20) for _ in range(700)]; "
+               "print(\"holding\", flush=True); time.sleep(100)'")
+        app = self.deploy("fat", "procfile", files={"Procfile": (
+            "web: %s\nworker: %s\n" % (PROCFILE_WEB, hog)).encode()})
+        self.scale(app, web=0, worker=1)
+        self.wait_log(app, r"^holding$", "worker.1", timeout=20)
+        self.wait_log(app, r"^Error R14 \(Memory quota exceeded\)$", "worker.1", timeout=10)
+        msgs = [e[3] for e in self.log_events(app, "worker.1", "heroku")]
+        self.assertFalse([m for m in msgs if "R15" in m or m.startswith("Process exited")], msgs)
+        self.assertEqual([d["state"] for d in self.dynos(app) if d["name"] == "worker.1"], ["up"])
+        self.scale(app, worker=0)
+        self.wait_for("no dynos", lambda: self.dynos(app) == [], timeout=STOP_TIMEOUT + 5,
+                      app=app)
+
     def test_fork_bomb_stays_within_pids_limit(self):
         # A bomb that stops by itself after 3000 processes: should the limit
         # be missing, the test fails instead of the host.

@@ -109,6 +109,27 @@ class OneOffTest(DynoTestCase):
         body = urllib.request.urlopen("http://127.0.0.1:%d/" % old["port"], timeout=10).read()
         self.assertIn(b"pier sample app: procfile", body)
 
+    def test_release_phase_timeout_fails_the_release(self):
+        self.pierd.stop()
+        self.pierd.start(argv=self.fast_argv + ["--release-timeout", "2"])
+        app = self.new_app("relslow")
+        repo = self.make_repo("procfile", name="repo-" + app)
+        self.push_ok(repo, app)                                   # v2
+        self.wait_dynos(app, {"web": 1}, version=2)
+        self.commit(repo, "slow release", files={"Procfile": (
+            "web: %s\nrelease: echo migrating; exec sleep 600\n" % PROCFILE_WEB).encode()})
+        t0 = time.monotonic()
+        out = self.push_fails(repo, app)
+        self.assertLess(time.monotonic() - t0, 30, out)
+        self.assertIn("       migrating", out)
+        self.assertIn("Release command failed", out)
+        rels = self.releases(app)
+        self.assertEqual((rels[0]["version"], rels[0]["status"], rels[0]["current"]),
+                         (3, "failed", False))
+        self.assertTrue(self.release(app, 2)["current"])
+        self.assertEqual([(d["name"], d["release"]["version"]) for d in self.dynos(app)],
+                         [("web.1", 2)])
+
 
 # ---- attached runs ------------------------------------------------------------
 
