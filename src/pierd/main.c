@@ -43,7 +43,7 @@ struct options {
         uint16_t port_min, port_max;
         unsigned boot_timeout, stop_timeout;     /* seconds */
         unsigned release_timeout;                /* seconds */
-        unsigned backoff_ms, backoff_max_ms;
+        unsigned backoff_ms, backoff_max_ms, backoff_reset_ms;
         bool no_router;
         bool unisolated;
         unsigned router_workers;
@@ -77,6 +77,8 @@ static void usage(FILE *f)
                 "  --crash-backoff MS     wait before the 2nd restart of a crashing dyno,\n"
                 "                         doubling after each crash (default 10000)\n"
                 "  --crash-backoff-max MS the longest wait (default 300000)\n"
+                "  --crash-backoff-reset MS  a dyno up this long starts its back-off\n"
+                "                         afresh when it crashes (default 600000)\n"
                 "  --drain-ca-file FILE   CA certificates (PEM) that syslog+tls:// and\n"
                 "                         https:// log drains are checked against\n"
                 "                         (default: the system's)\n"
@@ -109,7 +111,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
         enum { ARG_HOME = 0x100, ARG_LISTEN, ARG_ROUTER_LISTEN, ARG_DOMAIN, ARG_PUBLIC_URL,
                ARG_BUILDPACKS_DIR, ARG_BUILD_TIMEOUT, ARG_BUILD_MAX_FILES, ARG_DYNO_PORTS,
-               ARG_BOOT_TIMEOUT, ARG_STOP_TIMEOUT, ARG_BACKOFF, ARG_BACKOFF_MAX, ARG_NO_ROUTER,
+               ARG_BOOT_TIMEOUT, ARG_STOP_TIMEOUT, ARG_BACKOFF, ARG_BACKOFF_MAX, ARG_BACKOFF_RESET, ARG_NO_ROUTER,
                ARG_ROUTER_WORKERS, ARG_RELEASE_TIMEOUT, ARG_DRAIN_CA_FILE, ARG_UNISOLATED, ARG_VERSION };
         static const struct option longopts[] = {
                 {"home", required_argument, NULL, ARG_HOME},
@@ -128,6 +130,7 @@ static int parse_args(int argc, char **argv, struct options *o)
                 {"release-timeout", required_argument, NULL, ARG_RELEASE_TIMEOUT},
                 {"crash-backoff", required_argument, NULL, ARG_BACKOFF},
                 {"crash-backoff-max", required_argument, NULL, ARG_BACKOFF_MAX},
+                {"crash-backoff-reset", required_argument, NULL, ARG_BACKOFF_RESET},
                 {"drain-ca-file", required_argument, NULL, ARG_DRAIN_CA_FILE},
                 {"unisolated", no_argument, NULL, ARG_UNISOLATED},
                 {"version", no_argument, NULL, ARG_VERSION},
@@ -207,7 +210,8 @@ static int parse_args(int argc, char **argv, struct options *o)
                 case ARG_STOP_TIMEOUT:
                 case ARG_RELEASE_TIMEOUT:
                 case ARG_BACKOFF:
-                case ARG_BACKOFF_MAX: {
+                case ARG_BACKOFF_MAX:
+                case ARG_BACKOFF_RESET: {
                         int64_t v;
                         if (safe_atoi64(optarg, &v) < 0 || v < 0 || v > 86400000) {
                                 fprintf(stderr, "pierd: %s wants a number\n", argv[optind - 1]);
@@ -221,8 +225,10 @@ static int parse_args(int argc, char **argv, struct options *o)
                                 o->release_timeout = (unsigned)v;
                         else if (c == ARG_BACKOFF)
                                 o->backoff_ms = (unsigned)v;
-                        else
+                        else if (c == ARG_BACKOFF_MAX)
                                 o->backoff_max_ms = (unsigned)v;
+                        else
+                                o->backoff_reset_ms = (unsigned)v;
                         break;
                 }
                 case ARG_DRAIN_CA_FILE:
@@ -433,6 +439,7 @@ int main(int argc, char **argv)
                 .stop_timeout = 30, /* SPEC §4: R12 30 s after SIGTERM */
                 .backoff_ms = 10000,
                 .backoff_max_ms = 300000,
+                .backoff_reset_ms = 10 * 60 * 1000, /* a good 10 minutes forgives */
         };
         struct loop *loop = NULL;
         struct store *store = NULL;
@@ -567,7 +574,7 @@ int main(int argc, char **argv)
                 .release_timeout_ms = MIN(o.release_timeout, 4000000u) * 1000,
                 .backoff_base_ms = o.backoff_ms,
                 .backoff_max_ms = o.backoff_max_ms,
-                .backoff_reset_ms = 10 * 60 * 1000, /* a good 10 minutes forgives */
+                .backoff_reset_ms = o.backoff_reset_ms,
                 .unisolated = unisolated,
         };
         r = supervisor_new(loop, store, &scfg, &sup);

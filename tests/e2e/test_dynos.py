@@ -783,6 +783,24 @@ class CrashTest(DynoTestCase):
         self.assertTrue(out.startswith("=== web (Standard-1X): %s (1)\n" % MODES_WEB), out)
         self.assert_no_zombies()
 
+    def test_back_off_starts_afresh_after_a_good_run(self):
+        # A worker that runs 1.5 s and then crashes: with the good-run
+        # threshold at 1 s each crash is a first one, restarted at once
+        # (without it the gaps would grow by 1 s, 2 s, ...).
+        self.pierd.stop()
+        self.pierd.start(argv=self.pierd.argv() + [
+            "--crash-backoff", "1000", "--crash-backoff-max", "8000",
+            "--crash-backoff-reset", "1000"])
+        app = self.deploy("phoenix2", "procfile", files={"Procfile": (
+            "web: %s\nworker: echo run; sleep 1.5; exit 3\n" % PROCFILE_WEB).encode()})
+        since = time.time()
+        self.scale(app, web=0, worker=1)
+        starts = self.wait_log(app, r"^Starting process with command ", "worker.1", count=4,
+                               timeout=20, since=since)
+        t = [e[0] for e in starts[:4]]
+        gaps = [b - a for a, b in zip(t, t[1:])]
+        self.assertTrue(all(1.4 < g < 2.3 for g in gaps), gaps)
+
     def test_boot_timeout_r10(self):
         app, since = self.deploy_broken("hang", "hang")
         first = self.wait_for("web.1 starting", lambda: [
