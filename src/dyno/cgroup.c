@@ -481,7 +481,11 @@ int dyno_cgroup_signal(const char *name, int sig, bool skip_bwrap, unsigned *ret
         if (r < 0)
                 return r;
 
-        for (unsigned pass = 0; pass < CG_SIGNAL_PASSES; pass++) {
+        /* SIGKILL: children forked meanwhile are caught too.  Any other
+         * signal goes once to who is there: a SIGTERM trap may start its
+         * clean-up (a child), which must not get SIGTERM in turn. */
+        unsigned passes = sig == SIGKILL ? CG_SIGNAL_PASSES : 1;
+        for (unsigned pass = 0; pass < passes; pass++) {
                 size_t before = done.n, found = 0;
 
                 r = signal_pass(&l, name, sig, skip_bwrap, &done, &found);

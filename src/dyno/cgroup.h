@@ -49,9 +49,10 @@ int dyno_cgroup_attach(const char *name, pid_t pid);
 
 /* Sends SIG to every process in NAME.  With skip_bwrap, processes whose
  * /proc/PID/comm is "bwrap" are left alone (see src/dyno/main.c for why).
- * The calling process is never signalled.  Rereads the member list until a
- * pass finds nobody new (bounded), so children forked meanwhile are caught;
- * every process is signalled at most once.  *ret_count (may be NULL): how
+ * The calling process is never signalled.  SIGKILL: rereads the member
+ * list until a pass finds nobody new (bounded), so children forked
+ * meanwhile are caught; any other signal: one pass (a SIGTERM trap's
+ * clean-up children are not signalled).  Every process at most once.  *ret_count (may be NULL): how
  * many processes were signalled.  -ENOENT when NAME exists in no
  * hierarchy.  Processes that vanish meanwhile are not errors. */
 int dyno_cgroup_signal(const char *name, int sig, bool skip_bwrap, unsigned *ret_count);

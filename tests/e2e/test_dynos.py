@@ -834,14 +834,17 @@ class StopTest(DynoTestCase):
                  b"  trap '' TERM\n"
                  b"  exec python3 -m http.server \"$PORT\"\n"
                  b"fi\n"
-                 b"trap 'echo got TERM; exit 0' TERM\n"
+                 b"trap 'echo got TERM; sleep 1; echo cleaned up; exit 0' TERM\n"
                  b"python3 -m http.server \"$PORT\" &\n"
                  b"wait\n")
         app = self.deploy("term", files={"Procfile": b"web: sh serve.sh\n",
                                          "serve.sh": (serve, 0o755)})
         first = self.wait_dynos(app, {"web": 1})["web.1"]
         self.pier_ok("ps:restart", "-a", app)
-        self.wait_log(app, r"^got TERM$", "web.1", timeout=STOP_TIMEOUT + 5)
+        got = self.wait_log(app, r"^got TERM$", "web.1", timeout=STOP_TIMEOUT + 5)
+        # A second of clean-up, inside the grace period: its time, no R12.
+        done = self.wait_log(app, r"^cleaned up$", "web.1", timeout=5)
+        self.assertGreaterEqual(done[-1][0] - got[-1][0], 0.9)
         self.wait_log(app, r"^Process exited with status 0$", "web.1", timeout=5)
         self.wait_for("web.1 back", lambda: [d for d in self.dynos(app) if d["state"] == "up"
                                              and d["pid"] != first["pid"]], app=app)
