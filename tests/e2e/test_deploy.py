@@ -296,6 +296,26 @@ class PushTest(DeployTestCase):
             time.sleep(0.1)
         self.assertEqual(versions, {2})
 
+    def test_web_that_never_binds_fails_the_push_and_keeps_the_old_release(self):
+        self.pierd.stop()
+        self.pierd.start(argv=self.pierd.argv() + ["--boot-timeout", "2"])
+        self.create_app("mute")
+        repo = self.make_repo("procfile")
+        self.push_ok(repo, "mute")                                        # v2, serving
+        old_port = [d["port"] for d in self.api_ok("GET", "/apps/mute/dynos")
+                    if d["name"] == "web.1"][0]
+        self.commit(repo, "mute", files={"Procfile": b"web: exec sleep 1000\n"})
+        out = self.push_fails(repo, "mute")
+        self.assertRegex(out, r"(did not come up|crashed while starting); the previous release "
+                              r"keeps serving", out)
+        self.assertNotIn("Launching... done", out)
+        rels = self.releases("mute")
+        self.assertEqual((rels[0]["version"], rels[0]["status"], rels[0]["current"]),
+                         (3, "failed", False))
+        import urllib.request
+        body = urllib.request.urlopen("http://127.0.0.1:%d/" % old_port, timeout=10).read()
+        self.assertIn(b"pier sample app: procfile", body)
+
     def test_bad_procfile_fails_clearly(self):
         self.create_app("badproc")
         repo = self.make_repo(files={"Procfile": b"web: a\nweb: b\n"})
