@@ -211,14 +211,14 @@ class RouterWatchTest(DeployTestCase):
                         {"scope": ["read"], "description": "pier-router"}, status=201)
         return t["access_token"]["token"]
 
-    def wait_for(self, fn, what, timeout=20, router=None):
+    def wait_for(self, fn, what, timeout=20, router=None, interval=0.02):
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
             last = fn()
             if last:
                 return last
-            time.sleep(0.02)
+            time.sleep(interval)
         self.fail("%s: not within %s s (last: %r)%s" % (
             what, timeout, last, "\nrouter log:\n" + tail(router.log()) if router else ""))
 
@@ -238,16 +238,22 @@ class RouterWatchTest(DeployTestCase):
         status, body = router.get("nope.localhost")
         self.assertEqual(status, 404, body)
 
-        # a change reaches the router as pierd publishes it (the design
-        # target is 100 ms; the bound leaves room for sanitizer builds)
-        t0 = time.monotonic()
-        self.api_ok("PATCH", "/apps/alpha", {"maintenance": True})
-        self.wait_for(lambda: router.get("alpha.localhost")[0] == 503,
-                      "maintenance mode through the router", timeout=0.5, router=router)
-        latency = time.monotonic() - t0
-        self.api_ok("PATCH", "/apps/alpha", {"maintenance": False})
-        self.wait_for(lambda: router.get("alpha.localhost")[0] == 200,
-                      "maintenance off through the router", timeout=0.5, router=router)
+        # a change reaches the router as pierd publishes it: within 100 ms
+        # (the median of 5 round trips, each from the PATCH on)
+        lat = []
+        for _ in range(5):
+            t0 = time.monotonic()
+            self.api_ok("PATCH", "/apps/alpha", {"maintenance": True})
+            self.wait_for(lambda: router.get("alpha.localhost")[0] == 503,
+                          "maintenance mode through the router", timeout=0.5, router=router,
+                          interval=0.005)
+            lat.append(time.monotonic() - t0)
+            self.api_ok("PATCH", "/apps/alpha", {"maintenance": False})
+            self.wait_for(lambda: router.get("alpha.localhost")[0] == 200,
+                          "maintenance off through the router", timeout=0.5, router=router,
+                          interval=0.005)
+        latency = sorted(lat)[2]
+        self.assertLess(latency, 0.1, lat)
 
         # scale web to 2: once pierd has both up, the router balances
         # over both within a second
