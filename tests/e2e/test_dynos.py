@@ -664,8 +664,12 @@ class ScaleTest(DynoTestCase):
         last = restarted(back, ["web.1", "web.2"])
         self.assertEqual(self.pier_ok("restart", "-a", app),
                          "Restarting dynos on %s... done\n" % app)
-        restarted(last, ["web.1", "web.2"])
+        final = restarted(last, ["web.1", "web.2"])
         self.wait_processes(app, is_web_server, 2, "web processes")
+        # ps:stop TYPE: every dyno of it, brought back by the formation.
+        self.assertEqual(self.pier_ok("ps:stop", "web", "-a", app),
+                         "Stopping web dynos on %s... done\n" % app)
+        restarted(final, ["web.1", "web.2"])
 
         err = self.pier_fails("ps:restart", "web.7", "-a", app)
         self.assertIn("web.7", err)
@@ -750,6 +754,11 @@ class ReleaseTest(DynoTestCase):
         last_up = max(t for t, _, _, m in ev if m == "State changed from starting to up")
         last_term = max(t for t, _, _, m in ev if m == "Stopping all processes with SIGTERM")
         self.assertLessEqual(last_up, last_term)
+        # A rollback is a release too: v2's config again, in new dynos (v4).
+        self.assertIn("done, v4", self.pier_ok("rollback", "v2", "-a", app))
+        back = self.wait_dynos(app, {"web": 1, "worker": 1}, version=4,
+                               timeout=STOP_TIMEOUT + UP_WITHIN)
+        self.assertNotIn("greeting: hi", get(back["web.1"]["port"])[1])
         self.assert_no_zombies()
 
 
