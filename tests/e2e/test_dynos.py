@@ -277,8 +277,9 @@ class DynoTestCase(DeployTestCase):
         self.addCleanup(self._kill_dynos)
 
     def tearDown(self):
-        # Dynos outlive a pierd stopped with SIGTERM (it sends them SIGTERM
-        # and lets go): scale everything down first, best effort.
+        # A stopping pierd takes its dynos with it, but a killed one (or a
+        # failed test) may leave some: scale everything down first, best
+        # effort.
         if self.pierd.running:
             for app in list(self.apps):
                 try:
@@ -911,6 +912,22 @@ class PierdRestartTest(DynoTestCase):
         self.assertEqual(sorted(d["name"] for d in self.dynos(app)),
                          ["web.1", "web.2", "worker.1"])
         self.assert_no_zombies()
+
+    def test_clean_restart_converges(self):
+        # A clean stop takes its dynos with it; the next start brings the
+        # formation back.
+        app = self.deploy("lazarus", "procfile")
+        self.scale(app, web=2, worker=1)
+        self.wait_dynos(app, {"web": 2, "worker": 1})
+        old = self.wait_processes(app, is_web_server, 2, "web processes") + app_processes(
+            app, is_worker_loop)
+        self.pierd.stop()
+        self.assertEqual([p for p in old if alive(p)], [])
+        self.pierd.start(argv=self.fast_argv)
+        dynos = self.wait_dynos(app, {"web": 2, "worker": 1}, timeout=UP_WITHIN + 5)
+        for name in ("web.1", "web.2"):
+            self.assertTrue(self.answers(dynos[name]["port"]), name)
+        self.wait_processes(app, is_web_server, 2, "web processes")
 
 
 class UnisolatedTest(DynoTestCase):
