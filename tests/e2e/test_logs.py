@@ -222,6 +222,9 @@ class LogsTest(DynoTestCase):
         tail = self.log_lines(app, 3)
         self.assertRegex(tail[-1], r"app\[writer\.1\]: WRITER-DONE")
         self.assertRegex(tail[-2], r"app\[writer\.1\]: x{99}$")
+        # Had the tail held the dyno back, 50 MB at ~0.8 MB/s would take
+        # over a minute.
+        self.assertLess(ms, 30000, "the writer was held back by the slow tail")
         print("  50 MB written by the dyno in %d ms with a slow tail attached" % ms)
 
     def logs_on_a_terminal(self, app, env):
