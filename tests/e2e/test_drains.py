@@ -92,6 +92,7 @@ class Rsyslog:
         os.makedirs(os.path.join(self.dir, "work"))
         self.port = port or free_port()
         self.out = os.path.join(self.dir, "received.log")
+        self.raw = os.path.join(self.dir, "raw.log")
         conf = ['global(workDirectory="%s/work" maxMessageSize="64k")' % self.dir]
         if certs:
             ca, cert, key = certs
@@ -107,6 +108,9 @@ class Rsyslog:
             'template(name="pier" type="string" '
             'string="%hostname% %app-name% %procid% %msg%\\n")',
             'action(type="omfile" file="%s" template="pier")' % self.out,
+            # and each message exactly as it came (less the octet count)
+            'template(name="raw" type="string" string="%rawmsg%\\n")',
+            'action(type="omfile" file="%s" template="raw")' % self.raw,
         ]
         self.conf = os.path.join(self.dir, "rsyslog.conf")
         with open(self.conf, "w") as f:
@@ -131,9 +135,9 @@ class Rsyslog:
         with open(os.path.join(self.dir, "rsyslogd.log"), "rb") as f:
             return f.read().decode("utf-8", "replace")
 
-    def received(self):
+    def received(self, raw=False):
         try:
-            with open(self.out, "rb") as f:
+            with open(self.raw if raw else self.out, "rb") as f:
                 return f.read().decode("utf-8", "replace").splitlines()
         except FileNotFoundError:
             return []
@@ -515,6 +519,14 @@ class SyslogDrainTest(DynoTestCase):
             got = wait_until(self, "30 lines at %s" % rs.dir, lambda: (
                 lambda g: g if len(g) >= 30 else None)(self.received_from(rs, d["token"], name)))
             self.assertEqual([l[len(d["token"]) + 1:] for l in got], want)
+        # byte for byte: "<190>1 TS TOKEN app PROC - - MSG", TS the hub's stamp
+        hub = [line_as_syslog(l) for l in self.log_lines(app)
+               if "app[%s]: drain line " % name in l]
+        self.assertEqual(len(hub), 30, hub)
+        for rs, d in ((self.plain, plain), (tls, secure)):
+            raw = [l for l in rs.received(raw=True) if " app %s - - drain line " % name in l]
+            self.assertEqual(raw, ["<190>1 %s %s %s %s - - %s" % (ts, d["token"], src, proc, msg)
+                                   for ts, src, proc, msg in hub])
         # the platform's own lines of that dyno came too, as heroku[run.N]
         self.assertTrue([l for l in self.plain.received()
                          if l.startswith("%s heroku %s Starting process" % (plain["token"], name))])
