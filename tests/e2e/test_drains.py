@@ -537,6 +537,30 @@ class SyslogDrainTest(DynoTestCase):
             seen += os.read(tail.stdout.fileno(), 65536)
         self.assertIn(("app[%s]: %s" % (name, printed[-1])).encode(), seen)
 
+    def test_https_batches_of_at_most_100_kib(self):
+        # 3,000 lines of ~200 bytes (~600 KiB of frames): several batches,
+        # each <= ~100 KiB, counts right, every line once and in order.
+        http_rx = LogplexReceiver()
+        self.addCleanup(http_rx.stop)
+        app = self.deploy("batched", "procfile")
+        self.api_ok("POST", "/apps/%s/log-drains" % app,
+                    {"url": "http://127.0.0.1:%d/b" % http_rx.port}, status=201)
+        out = self.pier_ok("run", "--detach", "-a", app, "--",
+                           "for i in $(seq 1 3000); do printf 'batch line %05d %s\\n' $i "
+                           "$(printf %180s | tr ' ' z); done")
+        name = re.search(r"up, (run\.\d+)$", out, re.M).group(1)
+
+        def lines():
+            frames = []
+            for h, body in http_rx.posts("/b"):
+                self.assertLessEqual(len(body), 100 * 1024 + 512, h)
+                frames += parse_logplex(self, h, body)
+            got = [f[4] for f in frames if f[3] == name and f[4].startswith("batch line ")]
+            return got if len(got) >= 3000 else None
+        got = wait_until(self, "3000 lines at the drain", lines, timeout=30)
+        self.assertEqual(got, ["batch line %05d %s" % (i, "z" * 180) for i in range(1, 3001)])
+        self.assertGreaterEqual(len(http_rx.posts("/b")), 6)
+
     def test_reconnects_and_sends_what_waited(self):
         app = self.deploy("reconn", "procfile")
         d = self.api_ok("POST", "/apps/%s/log-drains" % app,
