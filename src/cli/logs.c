@@ -283,6 +283,8 @@ int cmd_logs(struct cli *cli)
 {
         const char *num = cli_opt(cli, "num"), *source = cli_opt(cli, "source"),
                    *dyno = cli_opt(cli, "dyno"), *ps = cli_opt(cli, "ps"), *app;
+        if (!ps)
+                ps = cli_opt(cli, "process-type");
         struct logs lg = {.partial = STRBUF_INIT, .all = STRBUF_INIT, .json = cli->json};
         int64_t limit = LOGS_DEFAULT;
         int r;

@@ -116,10 +116,10 @@ static const struct cli_command commands[] = {
      "-s, --source SRC   only lines from app (the dynos' output) or heroku\n"
      "                   (the platform)\n"
      "-d, --dyno DYNO    only lines of a dyno (web.1) or a process type (web);\n"
-     "                   also -p, --ps\n"
+     "                   also -p, --ps, --process-type TYPE (web and web.N)\n"
      "--json             the lines as JSON strings (with --tail, one per line)",
      OPTIONS({"num", 'n', true}, {"source", 's', true}, {"dyno", 'd', true}, {"ps", 'p', true},
-             {"tail", 't', false}),
+             {"tail", 't', false}, {"process-type", 0, true}),
      CMD_APP},
 
     {"buildpacks", cmd_buildpacks, "buildpacks", "show the app's buildpacks",

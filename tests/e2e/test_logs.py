@@ -128,6 +128,7 @@ class LogsTest(DynoTestCase):
         self.assertTrue(out[1].endswith("app[worker.1]: OUT-END"), out)
         out = logs("-p", "worker", "-n", "1500")
         self.assertTrue(out and all("[worker.1]" in l for l in out), out)
+        self.assertEqual(logs("--process-type", "worker", "-n", "1500"), out)
         self.assertEqual(self.pier_ok("logs", "-p", "work", "-a", app), "")
         self.assertEqual(len(logs("-n", "7")), 7)
         out = logs()
