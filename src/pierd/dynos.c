@@ -1604,8 +1604,6 @@ struct supervisor *supervisor_free(struct supervisor *sup)
         return NULL;
 }
 
-/* Dynos of a previous pierd (crashed or killed): find them by cgroup and
- * kill them, so the formation never runs twice. */
 /* ---- unisolated dynos: what a killed pierd leaves ---- */
 
 /* Without cgroups the dynos are found again by their process groups (each
@@ -1680,6 +1678,8 @@ static unsigned kill_unisolated_leftovers(struct supervisor *sup)
         return killed;
 }
 
+/* Dynos of a previous pierd (crashed or killed): find them by cgroup (or
+ * by the list above) and kill them, so the formation never runs twice. */
 static void kill_leftovers(struct supervisor *sup)
 {
         char **apps = NULL;
