@@ -277,6 +277,9 @@ int cmd_ps_restart(struct cli *cli);
 int cmd_ps_stop(struct cli *cli);
 
 int cmd_logs(struct cli *cli);
+/* After a config change or a rollback made vVERSION: prints its release
+ * command's output until it finished; -ECHILD (reported) when it failed. */
+int release_follow(struct cli *cli, const char *app, int64_t version);
 int cmd_run(struct cli *cli);
 
 int cmd_buildpacks(struct cli *cli);

@@ -240,7 +240,7 @@ static int join_keys(const struct var *vars, size_t n, char **ret)
  * "Setting A, B and restarting myapp... done, v5" line.  VERB is
  * "Setting" or "Unsetting". */
 static int patch_config(struct cli *cli, const char *app, const char *verb, const struct var *vars,
-                        size_t n)
+                        size_t n, int64_t *ret_version)
 {
         _cleanup_free_ char *path = NULL, *keys = NULL;
         json_t *body, *result = NULL, *v;
@@ -284,6 +284,7 @@ static int patch_config(struct cli *cli, const char *app, const char *verb, cons
                 fputc('\n', stdout);
         }
         json_decref(result);
+        *ret_version = version;
         return r;
 oom:
         cli_error("out of memory");
@@ -345,11 +346,14 @@ int cmd_config_set(struct cli *cli)
                 vars[i].len = strlen(value);
         }
 
+        int64_t version = -1;
         r = cli_app(cli, &app);
         if (r >= 0)
-                r = patch_config(cli, app, "Setting", vars, n);
+                r = patch_config(cli, app, "Setting", vars, n, &version);
         if (r >= 0 && !cli->json)
                 r = print_vars(vars, n);
+        if (r >= 0 && !cli->json && version > 0)
+                r = release_follow(cli, app, version);
 out:
         vars_free(vars, n);
         return r;
@@ -391,9 +395,12 @@ int cmd_config_unset(struct cli *cli)
                 }
                 n++;
         }
+        int64_t version = -1;
         r = cli_app(cli, &app);
         if (r >= 0)
-                r = patch_config(cli, app, "Unsetting", vars, n);
+                r = patch_config(cli, app, "Unsetting", vars, n, &version);
+        if (r >= 0 && !cli->json && version > 0)
+                r = release_follow(cli, app, version);
 out:
         vars_free(vars, n);
         return r;

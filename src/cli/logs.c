@@ -33,6 +33,9 @@
 struct logs {
         const char *source, *proc;
         bool json, color;
+        bool message_only;       /* print what follows "SOURCE[PROC]: " */
+        const char *start_after; /* skip lines up to one with this message */
+        const char *header;      /* printed once, before the first line */
         int64_t last_usec; /* stamp of the last line read, shown or not */
         struct strbuf partial;
         struct strbuf all; /* the recent lines, before the last N are taken */
@@ -115,8 +118,31 @@ static json_t *line_json(const char *line, size_t len)
         return s;
 }
 
+/* Whether LINE is "STAMP SOURCE[PROC]: " followed by MESSAGE. */
+static bool line_is(const char *line, size_t len, const char *message)
+{
+        const char *sp = memchr(line, ' ', len);
+        const char *colon = sp ? memmem(sp, len - (size_t)(sp - line), "]: ", 3) : NULL;
+        if (!colon)
+                return false;
+        size_t mlen = strlen(message);
+        return len - (size_t)(colon + 3 - line) == mlen && strneq(colon + 3, message, mlen);
+}
+
 static void print_line(struct logs *lg, const char *line, size_t len)
 {
+        if (lg->header) {
+                puts(lg->header);
+                lg->header = NULL;
+        }
+        if (lg->message_only) {
+                const char *sp = memchr(line, ' ', len);
+                const char *colon = sp ? memmem(sp, len - (size_t)(sp - line), "]: ", 3) : NULL;
+                if (colon) {
+                        len -= (size_t)(colon + 3 - line);
+                        line = colon + 3;
+                }
+        }
         if (lg->json) {
                 json_t *s = line_json(line, len);
                 char *text = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
@@ -159,6 +185,11 @@ static size_t on_tail_data(const char *data, size_t len, void *ud)
                 int64_t usec = line_usec(line, n);
                 if (usec > 0)
                         lg->last_usec = usec;
+                if (lg->start_after) {
+                        if (line_is(line, n, lg->start_after))
+                                lg->start_after = NULL;
+                        continue;
+                }
                 if (line_matches(line, lg->source, lg->proc))
                         print_line(lg, line, n);
         }
@@ -313,5 +344,78 @@ int cmd_logs(struct cli *cli)
                 r = follow(cli, app, &lg);
         strbuf_release(&lg.partial);
         strbuf_release(&lg.all);
+        return r;
+}
+
+/* The release vVERSION of APP was just made.  With a release command (SPEC
+ * §3) it is pending while that runs: its output (app[release.NNNN] lines
+ * after the app[api] line "Release vN created by ...") is printed as it
+ * comes, until pierd marked the release.  Polled, as the push does: the
+ * log keeps every line of the run.  0 unless the release failed. */
+int release_follow(struct cli *cli, const char *app, int64_t version)
+{
+        _cleanup_free_ char *rpath = NULL, *marker = NULL;
+        char suffix[48];
+        snprintf(suffix, sizeof(suffix), "/releases/%lld", (long long)version);
+        int r = app_path(app, suffix, &rpath);
+        if (r < 0)
+                return r;
+        struct logs lg = {.partial = STRBUF_INIT,
+                          .source = "app",
+                          .proc = "release",
+                          .message_only = true,
+                          .header = "Running release command..."};
+        for (;;) {
+                json_t *rel = NULL;
+                r = api_call(cli, "GET", rpath, NULL, &rel, NULL);
+                if (r < 0)
+                        break;
+                const char *status = json_string_value(json_object_get(rel, "status"));
+                const char *created = json_string_value(json_object_get(rel, "created_at"));
+                const char *user =
+                    json_string_value(json_object_get(json_object_get(rel, "user"), "email"));
+                bool pending = status && streq(status, "pending");
+                if (!marker) {
+                        int64_t usec = 0;
+                        if (!created || time_parse_iso8601(created, &usec) < 0 ||
+                            asprintf(&marker, "Release v%lld created by %s", (long long)version,
+                                     user ?: "") < 0) {
+                                json_decref(rel);
+                                cli_error("pierd sent a release without created_at or user");
+                                r = -EBADMSG;
+                                break;
+                        }
+                        lg.last_usec = usec - 1; /* created_at is in whole seconds */
+                        lg.start_after = marker;
+                }
+                bool failed = status && streq(status, "failed");
+                json_decref(rel);
+                if (pending && lg.header) {
+                        puts(lg.header);
+                        fflush(stdout);
+                        lg.header = NULL;
+                }
+                /* Every line the command wrote before pierd marked the
+                 * release is in the log by then: one more read after. */
+                char query[96];
+                snprintf(query, sizeof(query), "/log-stream?lines=%d&since=%lld", LOGS_MAX,
+                         (long long)lg.last_usec);
+                strbuf_reset(&lg.partial);
+                r = stream(cli, app, query, &lg, true);
+                if (r < 0)
+                        break;
+                if (!pending) {
+                        if (failed) {
+                                cli_error("the release command failed: v%lld is failed and "
+                                          "the release before it keeps running",
+                                          (long long)version);
+                                r = -ECHILD;
+                        }
+                        break;
+                }
+                struct timespec ts = {.tv_nsec = 100 * 1000000L};
+                nanosleep(&ts, NULL);
+        }
+        strbuf_release(&lg.partial);
         return r;
 }

@@ -23,6 +23,11 @@
  * storage. */
 #define OPTIONS(...) ((const struct cli_option[]){__VA_ARGS__, {0}})
 
+/* What config:set, config:unset and rollback add to their help. */
+#define RELEASE_COMMAND_HELP                                                                       \
+        "With a `release` command in the Procfile, its output follows; when it\n"                  \
+        "fails (exit 1), the dynos stay on the release before."
+
 static const struct cli_command commands[] = {
     {"login", cmd_login, "login [--api URL] [--token TOKEN]", "log in to pierd and store the token",
      "The token comes from --token, else from stdin (prompted when it is a terminal),\n"
@@ -59,10 +64,11 @@ static const struct cli_command commands[] = {
     {"config:get", cmd_config_get, "config:get KEY", "print one config var's value",
      "Prints the raw value and a newline; nothing when KEY is unset.", NULL, CMD_APP},
     {"config:set", cmd_config_set, "config:set KEY=VALUE...", "set config vars and restart the app",
-     "Each argument is split at its first `=`; the value may hold anything but NUL.", NULL,
-     CMD_APP},
+     "Each argument is split at its first `=`; the value may hold anything but "
+     "NUL.\n" RELEASE_COMMAND_HELP,
+     NULL, CMD_APP},
     {"config:unset", cmd_config_unset, "config:unset KEY...",
-     "remove config vars and restart the app", NULL, NULL, CMD_APP},
+     "remove config vars and restart the app", RELEASE_COMMAND_HELP, NULL, CMD_APP},
 
     {"releases", cmd_releases, "releases [-n N]", "list releases, newest first",
      "-n, --num N   show at most N releases (default 15)", OPTIONS({"num", 'n', true}), CMD_APP},
@@ -70,8 +76,9 @@ static const struct cli_command commands[] = {
      "show a release and its config vars (default: the current one)", NULL, NULL, CMD_APP},
     {"rollback", cmd_rollback, "rollback [vN]",
      "roll back to an earlier release (default: the one before the current)",
-     "Makes a new release with vN's slug and config vars; add-ons stay as they are.", NULL,
-     CMD_APP},
+     "Makes a new release with vN's slug and config vars; add-ons stay as they "
+     "are.\n" RELEASE_COMMAND_HELP,
+     NULL, CMD_APP},
 
     {"ps", cmd_ps, "ps [TYPE...]", "list the app's dynos",
      "One section per process type: its size, command and dynos, each with its\n"

@@ -380,6 +380,8 @@ int cmd_rollback(struct cli *cli)
                 /* Heroku's words: add-ons live outside releases. */
                 printf("!    Warning: rollback affects code and config vars; it doesn't add or "
                        "remove addons.\n");
+                fflush(stdout);
+                r = release_follow(cli, app, release_version(release));
         }
         json_decref(release);
         return r;

@@ -538,6 +538,9 @@ static int parse_config_changes(struct call *c, struct config *changes)
         return 0;
 }
 
+static int release_start(struct call *c, const struct app *app, int64_t version,
+                         struct release **ret);
+
 static unsigned h_config_update(struct call *c)
 {
         _cleanup_(app_freep) struct app *app = NULL;
@@ -564,7 +567,9 @@ static unsigned h_config_update(struct call *c)
                 return fail_store(c, r, "changing config vars");
         app_event(c, app, "%s by %s", description, c->token->user);
         app_event(c, app, "Release v%" PRId64 " created by %s", version, c->token->user);
-        supervisor_converge(c->api->sup, app->id);
+        r = release_start(c, app, version, NULL);
+        if (r < 0)
+                log_error_errno(r, "%s: starting v%" PRId64 ": %m", app->name, version);
 
         _cleanup_(config_freep) struct config *cfg = NULL;
         r = store_config_get(c->api->store, app->id, &cfg);
@@ -696,10 +701,8 @@ static unsigned create_deploy(struct call *c, const struct app *app, json_t *slu
         };
         snprintf(sl.id, sizeof(sl.id), "%s", json_string_value(id));
         int64_t version;
-        /* SPEC §3: with a release command the release waits for it. */
-        bool pending = json_is_string(json_object_get(pt, "release"));
         int r = store_release_deploy(c->api->store, app->id, &sl, c->token->user, description,
-                                     pending, &version);
+                                     &version);
         if (r == -EEXIST)
                 return fail(c, 409, "slug %s was released already", sl.id);
         if (r < 0)
@@ -797,6 +800,30 @@ static int start_release_command(struct call *c, const struct app *app,
         return 0;
 }
 
+/* A new release goes live: at once, or with a release command (SPEC §3)
+ * when that succeeded (on_release_exit).  *ret: the release as it is now. */
+static int release_start(struct call *c, const struct app *app, int64_t version,
+                         struct release **ret)
+{
+        _cleanup_(release_freep) struct release *rel = NULL;
+        int r = store_release_get(c->api->store, app->id, version, &rel);
+        if (r < 0)
+                return r;
+        if (!streq(rel->status, "pending")) {
+                supervisor_converge(c->api->sup, app->id);
+                if (ret)
+                        *ret = TAKE_PTR(rel);
+                return 0;
+        }
+        if (start_release_command(c, app, rel) < 0)
+                log_error("%s: the release command of v%" PRId64 " could not start", app->name,
+                          version);
+        if (!ret)
+                return 0;
+        /* It may have ended already: report the release as it is. */
+        return store_release_get(c->api->store, app->id, version, ret);
+}
+
 static unsigned h_releases_create(struct call *c)
 {
         _cleanup_(app_freep) struct app *app = NULL;
@@ -816,17 +843,9 @@ static unsigned h_releases_create(struct call *c)
         int r = store_release_get(c->api->store, app->id, v, &rel);
         if (r >= 0 && slug)
                 r = default_formation(c, app, rel);
-        if (r >= 0 && streq(rel->status, "pending")) {
-                /* It goes live when its release command succeeded. */
-                int64_t version = rel->version;
-                if (start_release_command(c, app, rel) < 0)
-                        log_error("%s: the release command of v%" PRId64 " could not start",
-                                  app->name, version);
-                /* It may have ended already: report the release as it is. */
-                release_free(TAKE_PTR(rel));
-                r = store_release_get(c->api->store, app->id, version, &rel);
-        } else if (r >= 0)
-                supervisor_converge(c->api->sup, app->id);
+        release_free(TAKE_PTR(rel));
+        if (r >= 0)
+                r = release_start(c, app, v, &rel);
         if (r < 0)
                 return fail_store(c, r, "loading the new release");
         c->out = release_json(rel);

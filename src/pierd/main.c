@@ -517,6 +517,16 @@ int main(int argc, char **argv)
                 log_error_errno(r, "setting up the admin token: %m");
                 goto out;
         }
+        int n_failed;
+        r = store_release_fail_pending(store, &n_failed);
+        if (r < 0) {
+                log_error_errno(r, "failing the releases left pending: %m");
+                goto out;
+        }
+        if (n_failed > 0)
+                log_warning("%d release(s) were pending when pierd stopped; their release "
+                            "commands did not finish, so they failed",
+                            n_failed);
 
         r = loop_new(&loop);
         if (r < 0)

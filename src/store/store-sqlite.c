@@ -482,15 +482,41 @@ static int next_version(struct store *s, const char *app_id, int64_t *ret)
         return 0;
 }
 
+/* SPEC §3: a release whose process types have a release command is
+ * pending until that command succeeded, whatever made it (a build, a
+ * config change, a rollback). */
+static int release_pending(struct store *s, const char *process_types, bool *ret)
+{
+        *ret = false;
+        if (!process_types)
+                return 0;
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, &st,
+                        "SELECT CASE WHEN json_valid(?1)"
+                        " THEN json_type(?1, '$.release') = 'text' ELSE 0 END",
+                        "s", process_types);
+        if (r < 0)
+                return r;
+        int rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                return sql_error(rc);
+        *ret = sqlite3_column_int(st, 0) != 0;
+        return 0;
+}
+
 /* Inside a transaction: a new release of the app with its current config
  * vars as the snapshot. */
-static int release_insert_status(struct store *s, const char *app_id, const char *description,
-                                 const char *user, const char *slug_id,
-                                 const char *process_types, const char *status,
-                                 int64_t *ret_version)
+static int release_insert(struct store *s, const char *app_id, const char *description,
+                          const char *user, const char *slug_id, const char *process_types,
+                          int64_t *ret_version)
 {
+        bool pending;
+        int r = release_pending(s, process_types, &pending);
+        if (r < 0)
+                return r;
+        const char *status = pending ? "pending" : "succeeded";
         int64_t version;
-        int r = next_version(s, app_id, &version);
+        r = next_version(s, app_id, &version);
         if (r < 0)
                 return r;
         char id[37];
@@ -529,14 +555,6 @@ static int release_insert_status(struct store *s, const char *app_id, const char
         if (ret_version)
                 *ret_version = version;
         return 0;
-}
-
-static int release_insert(struct store *s, const char *app_id, const char *description,
-                          const char *user, const char *slug_id, const char *process_types,
-                          int64_t *ret_version)
-{
-        return release_insert_status(s, app_id, description, user, slug_id, process_types,
-                                     "succeeded", ret_version);
 }
 
 static int release_insert_keep_slug(struct store *s, const char *app_id,
@@ -1294,8 +1312,7 @@ int store_slug_get(struct store *s, const char *app_id, const char *slug_id, str
 }
 
 int store_release_deploy(struct store *s, const char *app_id, const struct slug *slug,
-                         const char *user, const char *description, bool pending,
-                         int64_t *ret_version)
+                         const char *user, const char *description, int64_t *ret_version)
 {
         int r = begin(s);
         if (r < 0)
@@ -1307,8 +1324,8 @@ int store_release_deploy(struct store *s, const char *app_id, const struct slug 
                 slug->buildpack, now_usec());
         if (r < 0)
                 goto fail;
-        r = release_insert_status(s, app_id, description, user, slug->id, slug->process_types,
-                                  pending ? "pending" : "succeeded", ret_version);
+        r = release_insert(s, app_id, description, user, slug->id, slug->process_types,
+                           ret_version);
         if (r < 0)
                 goto fail;
         return commit(s);
@@ -1516,6 +1533,18 @@ int store_release_set_status(struct store *s, const char *app_id, int64_t versio
                 return r;
         }
         return commit(s);
+}
+
+int store_release_fail_pending(struct store *s, int *ret_n)
+{
+        int r = run(s,
+                    "UPDATE releases SET status = 'failed', updated_at = ?"
+                    " WHERE status = 'pending'",
+                    "i", now_usec());
+        if (r < 0)
+                return r;
+        *ret_n = sqlite3_changes(s->db);
+        return 0;
 }
 
 int store_release_fail(struct store *s, const char *app_id, int64_t version)

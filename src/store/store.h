@@ -82,8 +82,9 @@ struct config {
 
 int store_config_get(struct store *s, const char *app_id, struct config **ret);
 /* Applies `changes` (value NULL = remove) and makes a new release with
- * `description`, all in one transaction.  -E2BIG when the result would
- * exceed STORE_CONFIG_MAX_BYTES. */
+ * `description` (pending when it has a release command, see
+ * store_release_deploy), all in one transaction.  -E2BIG when the result
+ * would exceed STORE_CONFIG_MAX_BYTES. */
 int store_config_update(struct store *s, const char *app_id, const struct config *changes,
                         const char *user, const char *description, int64_t *ret_version);
 void config_free(struct config *c);
@@ -127,11 +128,12 @@ struct slug {
         char *buildpack;     /* e.g. "Python" */
         int64_t created_at;
 };
-/* pending: the release has a release command to run first; it is not
- * current until store_release_set_status() says it succeeded. */
+/* Every new release whose process types have a "release" command (SPEC
+ * §3) is made "pending": it is not current until store_release_set_status()
+ * says it succeeded.  That holds for deploys, config changes and rollbacks
+ * alike. */
 int store_release_deploy(struct store *s, const char *app_id, const struct slug *slug,
-                         const char *user, const char *description, bool pending,
-                         int64_t *ret_version);
+                         const char *user, const char *description, int64_t *ret_version);
 /* A pending release → "succeeded" (current now, if it is the newest) or
  * "failed".  -ENOENT when there is no such pending release. */
 int store_release_set_status(struct store *s, const char *app_id, int64_t version,
@@ -143,6 +145,9 @@ int store_release_rollback(struct store *s, const char *app_id, int64_t version,
 /* Marks a release failed (its web dynos never came up): the newest
  * succeeded release before it is current again. */
 int store_release_fail(struct store *s, const char *app_id, int64_t version);
+/* At start: a release still pending lost its release command with the
+ * pierd that ran it (killed), so it failed.  *ret_n: how many. */
+int store_release_fail_pending(struct store *s, int *ret_n);
 int store_slug_get(struct store *s, const char *app_id, const char *slug_id, struct slug **ret);
 void slug_free(struct slug *s);
 void release_free(struct release *r);

@@ -130,6 +130,102 @@ class OneOffTest(DynoTestCase):
         self.assertEqual([(d["name"], d["release"]["version"]) for d in self.dynos(app)],
                          [("web.1", 2)])
 
+    # SPEC §1/§3: a config change and a rollback make releases too, and a
+    # release command runs for every new release before it goes live.
+    RELEASE_GUARD = ('release: echo "release sees K=$K"; '
+                     'if [ "$K" = bad ]; then echo refusing; exit 3; fi\n')
+
+    def release_app(self, base):
+        app = self.new_app(base)
+        repo = self.make_repo("procfile", name="repo-" + app, files={"Procfile": (
+            "web: %s\n%s" % (PROCFILE_WEB, self.RELEASE_GUARD)).encode()})
+        self.push_ok(repo, app)                                   # v2
+        self.wait_dynos(app, {"web": 1}, version=2)
+        return app
+
+    def test_release_phase_runs_for_config_changes(self):
+        app = self.release_app("relcfg")
+        out = self.pier_ok("config:set", "-a", app, "K=good")
+        self.assertRegex(out, r"^Setting K and restarting %s\.\.\. done, v3\n" % re.escape(app))
+        lines = out.splitlines()
+        self.assertIn("Running release command...", lines, out)
+        # the command sees the new config vars, its output comes back
+        self.assertLess(lines.index("Running release command..."),
+                        lines.index("release sees K=good"), out)
+        rel = self.release(app, 3)
+        self.assertEqual((rel["status"], rel["current"]), ("succeeded", True))
+        self.wait_dynos(app, {"web": 1}, version=3)
+
+        # config:unset too
+        out = self.pier_ok("config:unset", "-a", app, "K")
+        self.assertIn("release sees K=\n", out)
+        self.assertEqual(self.release(app, 4)["status"], "succeeded")
+        self.wait_dynos(app, {"web": 1}, version=4)
+
+    def test_release_phase_failing_config_change_keeps_old_release(self):
+        app = self.release_app("relcfgbad")
+        old = self.dynos(app)[0]
+        res = self.pier("config:set", "-a", app, "K=bad")
+        ctx = self.describe(("config:set", "K=bad"), res)
+        self.assertEqual(res.code, 1, ctx)
+        out = res.out.decode()
+        self.assertIn("Setting K and restarting %s... done, v3" % app, out)
+        self.assertIn("Running release command...\nrelease sees K=bad\nrefusing\n", out, ctx)
+        self.assertEqual(res.err.decode(), "pier: the release command failed: v3 is failed "
+                         "and the release before it keeps running\n", ctx)
+        rel = self.release(app, 3)
+        self.assertEqual((rel["status"], rel["current"]), ("failed", False))
+        self.assertTrue(self.release(app, 2)["current"])
+        # the dyno of v2 was never touched; the config var is set (as on
+        # Heroku), for the next release to use
+        time.sleep(0.5)
+        ds = self.dynos(app)
+        self.assertEqual([(d["name"], d["release"]["version"], d["port"]) for d in ds],
+                         [("web.1", 2, old["port"])])
+        self.answers(old["port"])
+        self.assertEqual(self.pier_ok("config:get", "-a", app, "K"), "bad\n")
+        # the next good change goes live
+        self.pier_ok("config:set", "-a", app, "K=fine")
+        self.wait_dynos(app, {"web": 1}, version=4)
+
+    def test_release_phase_runs_for_rollbacks(self):
+        app = self.release_app("relrb")
+        res = self.pier("config:set", "-a", app, "K=bad")      # v3: failed
+        self.assertEqual(res.code, 1, res)
+        self.pier_ok("config:set", "-a", app, "K=good")         # v4
+        self.wait_dynos(app, {"web": 1}, version=4)
+        # back to v2's config (no K): the command runs with it
+        out = self.pier_ok("rollback", "-a", app, "v2")
+        self.assertIn("Rolling back %s to v2... done, v5\n" % app, out)
+        self.assertIn("Running release command...\nrelease sees K=\n", out)
+        rel = self.release(app, 5)
+        self.assertEqual((rel["status"], rel["current"]), ("succeeded", True))
+        self.wait_dynos(app, {"web": 1}, version=5)
+        # rolling back to the config that fails fails, and v5 runs on
+        res = self.pier("rollback", "-a", app, "v3")
+        self.assertEqual(res.code, 1, res)
+        self.assertIn("refusing", res.out.decode())
+        self.assertEqual((self.release(app, 6)["status"], self.release(app, 5)["current"]),
+                         ("failed", True))
+        self.assertEqual([d["release"]["version"] for d in self.dynos(app)], [5])
+
+    def test_release_left_pending_by_killed_pierd_fails(self):
+        app = self.new_app("relkill")
+        repo = self.make_repo("procfile", name="repo-" + app, files={"Procfile": (
+            "web: %s\nrelease: if [ -n \"$SLOW\" ]; then exec sleep 600; fi\n"
+            % PROCFILE_WEB).encode()})
+        self.push_ok(repo, app)                                   # v2
+        self.wait_dynos(app, {"web": 1}, version=2)
+        self.api_ok("PATCH", "/apps/%s/config-vars" % app, {"SLOW": "1"})  # v3
+        self.assertEqual(self.release(app, 3)["status"], "pending")
+        self.pierd.kill()
+        self.pierd.start(argv=self.fast_argv)
+        rel = self.release(app, 3)
+        self.assertEqual((rel["status"], rel["current"]), ("failed", False))
+        self.assertTrue(self.release(app, 2)["current"])
+        self.wait_dynos(app, {"web": 1}, version=2)
+        self.assertIn("were pending when pierd stopped", self.pierd.current_log())
+
 
 # ---- attached runs ------------------------------------------------------------
 

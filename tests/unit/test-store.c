@@ -260,9 +260,9 @@ static void test_deploy_config_rollback(void)
         struct slug sl = {.id = "11111111-1111-4111-8111-111111111111", .commit = "abc",
                           .size = 10, .process_types = "{\"web\":\"x\"}", .buildpack = "B"};
         int64_t v = 0;
-        CHECK(store_release_deploy(s, a->id, &sl, "me", "Deploy abc", false, &v) == 0 && v == 2);
+        CHECK(store_release_deploy(s, a->id, &sl, "me", "Deploy abc", &v) == 0 && v == 2);
         /* the same slug twice is refused */
-        CHECK(store_release_deploy(s, a->id, &sl, "me", "Deploy abc", false, &v) == -EEXIST);
+        CHECK(store_release_deploy(s, a->id, &sl, "me", "Deploy abc", &v) == -EEXIST);
 
         struct config_var set[] = {{.key = "K", .value = "1", .value_len = 1}};
         struct config ch = {.n = 1, .vars = set};
@@ -300,6 +300,71 @@ static void test_deploy_config_rollback(void)
         CHECK(store_buildpacks_get(s, a->id, &bl) == 0);
         CHECK(bl && bl->n == 2 && streq(bl->urls[1], urls[1]));
         buildpack_list_free(bl);
+        app_free(a);
+        store_close(s);
+}
+
+/* SPEC §3: with a release command, a release made by a deploy, a config
+ * change or a rollback is pending and not current until it succeeded. */
+static void test_release_command_pending(void)
+{
+        struct store *s = fresh();
+        struct app *a = NULL;
+        CHECK(store_app_create(s, "app1", "me", &a) == 0);
+        struct slug sl = {.id = "22222222-2222-4222-8222-222222222222",
+                          .commit = "abc",
+                          .size = 10,
+                          .process_types = "{\"web\":\"x\",\"release\":\"./migrate\"}",
+                          .buildpack = "B"};
+        int64_t v = 0;
+        struct release *r = NULL;
+        CHECK(store_release_deploy(s, a->id, &sl, "me", "Deploy abc", &v) == 0 && v == 2);
+        CHECK(store_release_get(s, a->id, 2, &r) == 0);
+        CHECK(r && streq(r->status, "pending") && !r->current);
+        release_free(r);
+        r = NULL;
+        CHECK(store_release_set_status(s, a->id, 2, "succeeded") == 0);
+
+        struct config_var set[] = {{.key = "K", .value = "1", .value_len = 1}};
+        struct config ch = {.n = 1, .vars = set};
+        CHECK(store_config_update(s, a->id, &ch, "me", "Set K config vars", &v) == 0 && v == 3);
+        CHECK(store_release_get(s, a->id, 3, &r) == 0);
+        CHECK(r && streq(r->status, "pending") && !r->current);
+        release_free(r);
+        r = NULL;
+        CHECK(store_release_get(s, a->id, 2, &r) == 0);
+        CHECK(r && r->current);
+        release_free(r);
+        r = NULL;
+        /* The command failed: v2 stays current; the app's config vars are
+         * the new ones all the same, as on Heroku. */
+        CHECK(store_release_set_status(s, a->id, 3, "failed") == 0);
+        CHECK(store_release_set_status(s, a->id, 3, "succeeded") == -ENOENT);
+        struct config *c = NULL;
+        CHECK(store_config_get(s, a->id, &c) == 0);
+        CHECK(c && c->n == 1);
+        config_free(c);
+
+        CHECK(store_release_rollback(s, a->id, 2, "me", &v) == 0 && v == 4);
+        CHECK(store_release_get(s, a->id, 4, &r) == 0);
+        CHECK(r && streq(r->status, "pending") && !r->current);
+        release_free(r);
+        r = NULL;
+        CHECK(store_release_set_status(s, a->id, 4, "succeeded") == 0);
+        CHECK(store_release_get(s, a->id, 4, &r) == 0);
+        CHECK(r && streq(r->status, "succeeded") && r->current);
+        release_free(r);
+        r = NULL;
+
+        /* pierd was killed while a release command ran: at start the
+         * release is failed, not left pending for ever. */
+        int n = -1;
+        CHECK(store_config_update(s, a->id, &ch, "me", "Set K config vars", &v) == 0 && v == 5);
+        CHECK(store_release_fail_pending(s, &n) == 0 && n == 1);
+        CHECK(store_release_get(s, a->id, 5, &r) == 0);
+        CHECK(r && streq(r->status, "failed") && !r->current);
+        release_free(r);
+        CHECK(store_release_fail_pending(s, &n) == 0 && n == 0);
         app_free(a);
         store_close(s);
 }
@@ -510,6 +575,7 @@ int main(void)
         RUN(test_tokens);
         RUN(test_versions_sequential_across_connections);
         RUN(test_deploy_config_rollback);
+        RUN(test_release_command_pending);
         RUN(test_maintenance);
         RUN(test_domains);
         RUN(test_drains);
