@@ -564,7 +564,7 @@ static int release_insert_keep_slug(struct store *s, const char *app_id,
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s, &st,
                         "SELECT slug_id, process_types FROM releases WHERE app_id = ?"
-                        " AND status = 'succeeded' ORDER BY version DESC LIMIT 1",
+                        " AND status != 'failed' ORDER BY version DESC LIMIT 1",
                         "s", app_id);
         if (r < 0)
                 return r;
@@ -744,8 +744,10 @@ int store_config_update(struct store *s, const char *app_id, const struct config
                 goto fail;
         }
 
-        /* A config change keeps the code: the new release runs the current
-         * release's slug and process types. */
+        /* A config change keeps the code: the new release runs the slug and
+         * process types of the newest release that did not fail — one still
+         * pending (its release command running) included, or the deploy
+         * would be undone when this release goes live after it. */
         r = release_insert_keep_slug(s, app_id, description, user, ret_version);
         if (r < 0)
                 goto fail;

@@ -323,35 +323,43 @@ static void test_release_command_pending(void)
         CHECK(r && streq(r->status, "pending") && !r->current);
         release_free(r);
         r = NULL;
-        CHECK(store_release_set_status(s, a->id, 2, "succeeded") == 0);
-
+        /* A config change while v2's command runs keeps v2's code: v3 going
+         * live after v2 must not undo the deploy. */
         struct config_var set[] = {{.key = "K", .value = "1", .value_len = 1}};
         struct config ch = {.n = 1, .vars = set};
         CHECK(store_config_update(s, a->id, &ch, "me", "Set K config vars", &v) == 0 && v == 3);
         CHECK(store_release_get(s, a->id, 3, &r) == 0);
+        CHECK(r && r->slug_id && streq(r->slug_id, sl.id) && streq(r->status, "pending"));
+        release_free(r);
+        r = NULL;
+        CHECK(store_release_set_status(s, a->id, 2, "succeeded") == 0);
+        CHECK(store_release_set_status(s, a->id, 3, "succeeded") == 0);
+
+        CHECK(store_config_update(s, a->id, &ch, "me", "Set K config vars", &v) == 0 && v == 4);
+        CHECK(store_release_get(s, a->id, 4, &r) == 0);
         CHECK(r && streq(r->status, "pending") && !r->current);
         release_free(r);
         r = NULL;
-        CHECK(store_release_get(s, a->id, 2, &r) == 0);
+        CHECK(store_release_get(s, a->id, 3, &r) == 0);
         CHECK(r && r->current);
         release_free(r);
         r = NULL;
-        /* The command failed: v2 stays current; the app's config vars are
+        /* The command failed: v3 stays current; the app's config vars are
          * the new ones all the same, as on Heroku. */
-        CHECK(store_release_set_status(s, a->id, 3, "failed") == 0);
-        CHECK(store_release_set_status(s, a->id, 3, "succeeded") == -ENOENT);
+        CHECK(store_release_set_status(s, a->id, 4, "failed") == 0);
+        CHECK(store_release_set_status(s, a->id, 4, "succeeded") == -ENOENT);
         struct config *c = NULL;
         CHECK(store_config_get(s, a->id, &c) == 0);
         CHECK(c && c->n == 1);
         config_free(c);
 
-        CHECK(store_release_rollback(s, a->id, 2, "me", &v) == 0 && v == 4);
-        CHECK(store_release_get(s, a->id, 4, &r) == 0);
+        CHECK(store_release_rollback(s, a->id, 2, "me", &v) == 0 && v == 5);
+        CHECK(store_release_get(s, a->id, 5, &r) == 0);
         CHECK(r && streq(r->status, "pending") && !r->current);
         release_free(r);
         r = NULL;
-        CHECK(store_release_set_status(s, a->id, 4, "succeeded") == 0);
-        CHECK(store_release_get(s, a->id, 4, &r) == 0);
+        CHECK(store_release_set_status(s, a->id, 5, "succeeded") == 0);
+        CHECK(store_release_get(s, a->id, 5, &r) == 0);
         CHECK(r && streq(r->status, "succeeded") && r->current);
         release_free(r);
         r = NULL;
@@ -359,9 +367,9 @@ static void test_release_command_pending(void)
         /* pierd was killed while a release command ran: at start the
          * release is failed, not left pending for ever. */
         int n = -1;
-        CHECK(store_config_update(s, a->id, &ch, "me", "Set K config vars", &v) == 0 && v == 5);
+        CHECK(store_config_update(s, a->id, &ch, "me", "Set K config vars", &v) == 0 && v == 6);
         CHECK(store_release_fail_pending(s, &n) == 0 && n == 1);
-        CHECK(store_release_get(s, a->id, 5, &r) == 0);
+        CHECK(store_release_get(s, a->id, 6, &r) == 0);
         CHECK(r && streq(r->status, "failed") && !r->current);
         release_free(r);
         CHECK(store_release_fail_pending(s, &n) == 0 && n == 0);
