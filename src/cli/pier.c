@@ -204,13 +204,29 @@ static const struct cli_command commands[] = {
      NULL, CMD_HIDDEN},
 };
 
+/* The Heroku CLI's other names for the same commands. */
 static const struct {
         const char *alias, *name;
 } aliases[] = {
     {"apps:list", "apps"},
+    {"create", "apps:create"},
+    {"destroy", "apps:destroy"},
+    {"info", "apps:info"},
+    {"rename", "apps:rename"},
+    {"config:add", "config:set"},
+    {"config:remove", "config:unset"},
+    {"releases:rollback", "rollback"},
+    {"scale", "ps:scale"},
+    {"dyno:scale", "ps:scale"},
     {"ps:resize", "ps:type"},
+    {"dyno:type", "ps:type"},
+    {"dyno:resize", "ps:type"},
     {"restart", "ps:restart"},
+    {"dyno:restart", "ps:restart"},
     {"stop", "ps:stop"},
+    {"dyno:stop", "ps:stop"},
+    {"ps:kill", "ps:stop"},
+    {"dyno:kill", "ps:stop"},
 };
 
 /* Flags every command accepts.  Their index selects the field of struct

@@ -242,7 +242,14 @@ class DynoCliTest(PierTestCase):
             self.assertRegex(out, r"(?m)^  %s +\S" % re.escape(cmd))
         # Heroku's aliases
         for alias, cmd in (("restart", "ps:restart"), ("stop", "ps:stop"),
-                           ("ps:resize", "ps:type")):
+                           ("ps:resize", "ps:type"), ("scale", "ps:scale"),
+                           ("dyno:scale", "ps:scale"), ("dyno:restart", "ps:restart"),
+                           ("dyno:kill", "ps:stop"), ("ps:kill", "ps:stop"),
+                           ("dyno:type", "ps:type"), ("create", "apps:create"),
+                           ("destroy", "apps:destroy"), ("info", "apps:info"),
+                           ("rename", "apps:rename"), ("config:add", "config:set"),
+                           ("config:remove", "config:unset"),
+                           ("releases:rollback", "rollback")):
             self.assertTrue(self.pier_ok("help", alias, token=None, api=self.dead())
                             .startswith("Usage: pier %s" % cmd), alias)
         self.assertIn("-n, --num N", self.pier_ok("help", "logs", token=None, api=self.dead()))
