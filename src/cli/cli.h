@@ -268,6 +268,7 @@ int cmd_config_unset(struct cli *cli);
 
 int cmd_releases(struct cli *cli);
 int cmd_releases_info(struct cli *cli);
+int cmd_releases_output(struct cli *cli);
 int cmd_rollback(struct cli *cli);
 
 int cmd_ps(struct cli *cli);
@@ -277,9 +278,12 @@ int cmd_ps_restart(struct cli *cli);
 int cmd_ps_stop(struct cli *cli);
 
 int cmd_logs(struct cli *cli);
-/* After a config change or a rollback made vVERSION: prints its release
- * command's output until it finished; -ECHILD (reported) when it failed. */
-int release_follow(struct cli *cli, const char *app, int64_t version);
+/* Prints the output of vVERSION's release command, following it while it
+ * runs.  after_change (config:set, rollback just made vVERSION): first
+ * "Running release command..." if there is one, and -ECHILD (reported)
+ * when it failed.  Otherwise (releases:output): says so when there is no
+ * output. */
+int release_follow(struct cli *cli, const char *app, int64_t version, bool after_change);
 int cmd_run(struct cli *cli);
 
 int cmd_buildpacks(struct cli *cli);

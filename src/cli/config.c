@@ -353,7 +353,7 @@ int cmd_config_set(struct cli *cli)
         if (r >= 0 && !cli->json)
                 r = print_vars(vars, n);
         if (r >= 0 && !cli->json && version > 0)
-                r = release_follow(cli, app, version);
+                r = release_follow(cli, app, version, true);
 out:
         vars_free(vars, n);
         return r;
@@ -400,7 +400,7 @@ int cmd_config_unset(struct cli *cli)
         if (r >= 0)
                 r = patch_config(cli, app, "Unsetting", vars, n, &version);
         if (r >= 0 && !cli->json && version > 0)
-                r = release_follow(cli, app, version);
+                r = release_follow(cli, app, version, true);
 out:
         vars_free(vars, n);
         return r;

@@ -35,7 +35,9 @@ struct logs {
         bool json, color;
         bool message_only;       /* print what follows "SOURCE[PROC]: " */
         const char *start_after; /* skip lines up to one with this message */
+        char release_dyno[32];   /* release_follow(): its release.NNNN, once known */
         const char *header;      /* printed once, before the first line */
+        size_t shown;            /* lines printed */
         int64_t last_usec; /* stamp of the last line read, shown or not */
         struct strbuf partial;
         struct strbuf all; /* the recent lines, before the last N are taken */
@@ -118,30 +120,48 @@ static json_t *line_json(const char *line, size_t len)
         return s;
 }
 
-/* Whether LINE is "STAMP SOURCE[PROC]: " followed by MESSAGE. */
-static bool line_is(const char *line, size_t len, const char *message)
+/* The message of "STAMP SOURCE[PROC]: MESSAGE" (NULL when LINE is not
+ * such a line), its length in *ret_len. */
+static const char *line_message(const char *line, size_t len, size_t *ret_len)
 {
         const char *sp = memchr(line, ' ', len);
         const char *colon = sp ? memmem(sp, len - (size_t)(sp - line), "]: ", 3) : NULL;
         if (!colon)
-                return false;
-        size_t mlen = strlen(message);
-        return len - (size_t)(colon + 3 - line) == mlen && strneq(colon + 3, message, mlen);
+                return NULL;
+        *ret_len = len - (size_t)(colon + 3 - line);
+        return colon + 3;
+}
+
+/* Whether LINE's message is MESSAGE, or with prefix, starts with it. */
+static bool line_is(const char *line, size_t len, const char *message, bool prefix)
+{
+        size_t n, mlen = strlen(message);
+        const char *m = line_message(line, len, &n);
+        return m && (prefix ? n >= mlen : n == mlen) && strneq(m, message, mlen);
+}
+
+/* "release.NNNN" from "STAMP heroku[release.NNNN]: ...", into NAME. */
+static void release_dyno_name(const char *line, char name[static 32])
+{
+        const char *open = strchr(line, '['), *close = open ? strchr(open, ']') : NULL;
+        if (close && (size_t)(close - open - 1) < 32) {
+                memcpy(name, open + 1, (size_t)(close - open - 1));
+                name[close - open - 1] = '\0';
+        }
 }
 
 static void print_line(struct logs *lg, const char *line, size_t len)
 {
+        lg->shown++;
         if (lg->header) {
                 puts(lg->header);
                 lg->header = NULL;
         }
-        if (lg->message_only) {
-                const char *sp = memchr(line, ' ', len);
-                const char *colon = sp ? memmem(sp, len - (size_t)(sp - line), "]: ", 3) : NULL;
-                if (colon) {
-                        len -= (size_t)(colon + 3 - line);
-                        line = colon + 3;
-                }
+        size_t mlen;
+        const char *m = lg->message_only ? line_message(line, len, &mlen) : NULL;
+        if (m) {
+                line = m;
+                len = mlen;
         }
         if (lg->json) {
                 json_t *s = line_json(line, len);
@@ -186,8 +206,17 @@ static size_t on_tail_data(const char *data, size_t len, void *ud)
                 if (usec > 0)
                         lg->last_usec = usec;
                 if (lg->start_after) {
-                        if (line_is(line, n, lg->start_after))
+                        if (line_is(line, n, lg->start_after, false))
                                 lg->start_after = NULL;
+                        continue;
+                }
+                if (lg->proc == lg->release_dyno && !lg->release_dyno[0]) {
+                        /* pierd starts the release's dyno right after
+                         * logging the release: the first release dyno
+                         * that starts is this release's. */
+                        if (line_matches(line, "heroku", "release") &&
+                            line_is(line, n, "Starting process with command ", true))
+                                release_dyno_name(line, lg->release_dyno);
                         continue;
                 }
                 if (line_matches(line, lg->source, lg->proc))
@@ -347,12 +376,11 @@ int cmd_logs(struct cli *cli)
         return r;
 }
 
-/* The release vVERSION of APP was just made.  With a release command (SPEC
- * §3) it is pending while that runs: its output (app[release.NNNN] lines
- * after the app[api] line "Release vN created by ...") is printed as it
- * comes, until pierd marked the release.  Polled, as the push does: the
- * log keeps every line of the run.  0 unless the release failed. */
-int release_follow(struct cli *cli, const char *app, int64_t version)
+/* The output of release vVERSION's release command (SPEC §3): the
+ * app[release.NNNN] lines after the app[api] line "Release vN created by
+ * ...", as they come while the release is pending, until pierd marked it.
+ * Polled, as the push does: the log keeps every line of the run. */
+int release_follow(struct cli *cli, const char *app, int64_t version, bool after_change)
 {
         _cleanup_free_ char *rpath = NULL, *marker = NULL;
         char suffix[48];
@@ -362,9 +390,9 @@ int release_follow(struct cli *cli, const char *app, int64_t version)
                 return r;
         struct logs lg = {.partial = STRBUF_INIT,
                           .source = "app",
-                          .proc = "release",
                           .message_only = true,
-                          .header = "Running release command..."};
+                          .header = after_change ? "Running release command..." : NULL};
+        lg.proc = lg.release_dyno;
         for (;;) {
                 json_t *rel = NULL;
                 r = api_call(cli, "GET", rpath, NULL, &rel, NULL);
@@ -405,7 +433,11 @@ int release_follow(struct cli *cli, const char *app, int64_t version)
                 if (r < 0)
                         break;
                 if (!pending) {
-                        if (failed) {
+                        if (!after_change && lg.shown == 0)
+                                printf("v%lld has no release command output in the last %d "
+                                       "log lines\n",
+                                       (long long)version, LOGS_MAX);
+                        if (failed && after_change) {
                                 cli_error("the release command failed: v%lld is failed and "
                                           "the release before it keeps running",
                                           (long long)version);

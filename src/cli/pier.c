@@ -74,6 +74,11 @@ static const struct cli_command commands[] = {
      "-n, --num N   show at most N releases (default 15)", OPTIONS({"num", 'n', true}), CMD_APP},
     {"releases:info", cmd_releases_info, "releases:info [vN]",
      "show a release and its config vars (default: the current one)", NULL, NULL, CMD_APP},
+    {"releases:output", cmd_releases_output, "releases:output [vN]",
+     "show the output of a release's release command (default: the newest release)",
+     "Follows it while the command runs.  The output is read from the app's log,\n"
+     "which keeps its last 1,500 lines.",
+     NULL, CMD_APP},
     {"rollback", cmd_rollback, "rollback [vN]",
      "roll back to an earlier release (default: the one before the current)",
      "Makes a new release with vN's slug and config vars; add-ons stay as they "

@@ -1,4 +1,4 @@
-/* releases, releases:info, rollback. */
+/* releases, releases:info, releases:output, rollback. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -288,6 +288,36 @@ oom:
         return -ENOMEM;
 }
 
+int cmd_releases_output(struct cli *cli)
+{
+        json_t *release = NULL, *releases = NULL;
+        const char *app;
+        int r;
+
+        if (cli->argc > 1)
+                return cli_usage_error(cli, "releases:output takes one release, e.g. v3");
+        r = cli_app(cli, &app);
+        if (r < 0)
+                return r;
+        if (cli->argc == 1)
+                r = fetch_release(cli, app, cli->argv[0], &release);
+        else {
+                /* Heroku's default: the newest release. */
+                r = fetch_releases(cli, app, &releases);
+                release = json_incref(json_array_get(releases, 0));
+                json_decref(releases);
+        }
+        if (r < 0)
+                return r;
+        json_int_t version = release_version(release);
+        json_decref(release);
+        if (version <= 0) {
+                cli_error("%s has no such release", app);
+                return -ENOENT;
+        }
+        return release_follow(cli, app, version, false);
+}
+
 /* The release a bare `rollback` goes back to: the newest one older than
  * CURRENT that went live.  NULL when there is none. */
 static const json_t *find_previous(const json_t *releases, const json_t *current)
@@ -381,7 +411,7 @@ int cmd_rollback(struct cli *cli)
                 printf("!    Warning: rollback affects code and config vars; it doesn't add or "
                        "remove addons.\n");
                 fflush(stdout);
-                r = release_follow(cli, app, release_version(release));
+                r = release_follow(cli, app, release_version(release), true);
         }
         json_decref(release);
         return r;

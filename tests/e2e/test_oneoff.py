@@ -88,6 +88,7 @@ class OneOffTest(DynoTestCase):
         self.wait_dynos(app, {"web": 1}, version=2)
         self.wait_log(app, r"^migrating$", proc=None)
         self.assertFalse([d for d in self.dynos(app) if d["type"] == "release"])
+        self.assertEqual(self.pier_ok("releases:output", "-a", app, "v2"), "migrating\n")
 
     def test_release_phase_fails_and_old_release_serves(self):
         app = self.new_app("relbad")
@@ -162,6 +163,15 @@ class OneOffTest(DynoTestCase):
         self.assertEqual(self.release(app, 4)["status"], "succeeded")
         self.wait_dynos(app, {"web": 1}, version=4)
 
+        # releases:output shows one release's output again (default: the newest)
+        self.assertEqual(self.pier_ok("releases:output", "-a", app, "v3"),
+                         "release sees K=good\n")
+        self.assertEqual(self.pier_ok("releases:output", "-a", app), "release sees K=\n")
+        self.assertEqual(self.pier_ok("releases:output", "-a", app, "v1"),
+                         "v1 has no release command output in the last 1500 log lines\n")
+        self.pier_fails("releases:output", "-a", app, "v99",
+                        message="couldn't find release 99 of %s" % app)
+
     def test_release_phase_failing_config_change_keeps_old_release(self):
         app = self.release_app("relcfgbad")
         old = self.dynos(app)[0]
@@ -184,6 +194,8 @@ class OneOffTest(DynoTestCase):
                          [("web.1", 2, old["port"])])
         self.answers(old["port"])
         self.assertEqual(self.pier_ok("config:get", "-a", app, "K"), "bad\n")
+        self.assertEqual(self.pier_ok("releases:output", "-a", app, "3"),
+                         "release sees K=bad\nrefusing\n")
         # the next good change goes live
         self.pier_ok("config:set", "-a", app, "K=fine")
         self.wait_dynos(app, {"web": 1}, version=4)
