@@ -919,12 +919,16 @@ static int wait_for_web(struct build *b)
                                 const char *type = json_string_value(json_object_get(it, "type"));
                                 const char *state =
                                         json_string_value(json_object_get(it, "state"));
+                                /* A newer release (a config change made
+                                 * meanwhile) replaces ours: its dynos do. */
+                                json_int_t v = json_integer_value(rel);
                                 if (!type || !state || !streq(type, "web") ||
-                                    json_integer_value(rel) != b->release_version)
+                                    v < b->release_version)
                                         continue;
                                 if (streq(state, "up"))
                                         up++;
-                                else if (streq(state, "crashed") && !crashed)
+                                else if (streq(state, "crashed") && !crashed &&
+                                         v == b->release_version)
                                         crashed = json_string_value(json_object_get(it, "name"));
                         }
                 if (crashed) {

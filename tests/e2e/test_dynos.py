@@ -688,6 +688,27 @@ class ScaleTest(DynoTestCase):
 
 class ReleaseTest(DynoTestCase):
 
+    def test_config_change_during_a_push_launch_is_no_failure(self):
+        # v2's web takes a while to bind; a config change meanwhile makes
+        # v3 (v2's code), which replaces v2 before it is up.  The push
+        # must end "done" and v2 must not be marked failed.
+        app = self.new_app("supersede")
+        repo = self.make_repo("procfile", name="repo-" + app, files={"Procfile": (
+            "web: sleep 2; exec %s\n" % PROCFILE_WEB).encode()})
+        result = {}
+        pusher = threading.Thread(target=lambda: result.update(
+            zip(("rc", "out"), self.push(repo, app))))
+        pusher.start()
+        self.wait_for("v2 launching", lambda: len(self.releases(app)) >= 2, app=app)
+        self.set_config(app, {"LATE": "1"})                      # v3
+        pusher.join(UP_WITHIN + 30)
+        self.assertFalse(pusher.is_alive())
+        self.assertEqual(result["rc"], 0, result["out"])
+        self.assertIn("Launching... done, v2", result["out"])
+        self.assertEqual(self.release(app, 2)["status"], "succeeded")
+        self.assertTrue(self.release(app, 3)["current"])
+        self.wait_dynos(app, {"web": 1}, version=3)
+
     def test_new_release_replaces_every_dyno_with_preboot(self):
         # The web process waits BOOT_DELAY before it binds: the window in
         # which only the old web dyno can answer.
