@@ -406,7 +406,9 @@ static int read_procs(const char *root, const char *name, struct pidset *s)
         return 0;
 }
 
-static bool comm_is_bwrap(pid_t pid)
+/* bwrap, or pier-dyno: the relay (which ignores SIGTERM), or pier-dyno
+ * itself before it became bwrap.  Not the app's. */
+static bool comm_is_sandbox(pid_t pid)
 {
         char path[64], comm[32] = "";
         _cleanup_close_ int fd = -EBADF;
@@ -421,7 +423,7 @@ static bool comm_is_bwrap(pid_t pid)
                 return false;
         comm[n] = '\0';
         comm[strcspn(comm, "\n")] = '\0';
-        return streq(comm, "bwrap");
+        return streq(comm, "bwrap") || streq(comm, "pier-dyno");
 }
 
 /* One pass of dyno_cgroup_signal(): signals the members not in DONE and
@@ -452,7 +454,7 @@ static int signal_pass(const struct layout *l, const char *name, int sig, bool s
                 if (pid == self ||
                     (n_done > 0 && bsearch(&pid, done->v, n_done, sizeof(pid_t), cmp_pid)))
                         continue;
-                if (skip_bwrap && comm_is_bwrap(pid))
+                if (skip_bwrap && comm_is_sandbox(pid))
                         continue;
                 if (kill(pid, sig) < 0 && errno != ESRCH) {
                         r = -errno;

@@ -47,8 +47,10 @@ int dyno_cgroup_create(const char *name, uint64_t memory_max, uint64_t pids_max)
  * future children stay there. */
 int dyno_cgroup_attach(const char *name, pid_t pid);
 
-/* Sends SIG to every process in NAME.  With skip_bwrap, processes whose
- * /proc/PID/comm is "bwrap" are left alone (see src/dyno/main.c for why).
+/* Sends SIG to every process in NAME.  With skip_bwrap, the sandbox's own
+ * processes, whose /proc/PID/comm is "bwrap" or "pier-dyno" (the output
+ * relay), are left alone (see src/dyno/main.c for why): *ret_count then
+ * counts the app's processes only, 0 when it has not started yet.
  * The calling process is never signalled.  SIGKILL: rereads the member
  * list until a pass finds nobody new (bounded), so children forked
  * meanwhile are caught; any other signal: one pass (a SIGTERM trap's

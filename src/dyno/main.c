@@ -52,7 +52,9 @@
  * How pierd stops a dyno (dyno/cgroup.h; tests/e2e/test_dyno_sandbox.py):
  *
  *   1. dyno_cgroup_signal(NAME, SIGTERM, true, &n): SIGTERM to every
- *      process in the cgroup except those whose comm is "bwrap".  The
+ *      process in the cgroup except those whose comm is "bwrap" or
+ *      "pier-dyno" (the relay ignores it; n == 0 means the app has not
+ *      started yet, and pierd sends SIGKILL at once instead).  The
  *      sandbox's pid 1 is bwrap's reaper, which ignores SIGTERM from outside
  *      its pid namespace anyway, and the outer bwrap (pierd's child) must
  *      live on to pass the app's exit status on: when the app exits, pid 1

@@ -404,6 +404,11 @@ static void signal_dyno(struct dyno *d, int sig)
         }
         unsigned n = 0;
         int r = dyno_cgroup_signal(d->cgroup, sig, sig != SIGKILL, &n);
+        /* Only bwrap in it (a dyno stopped as it starts): the app is not
+         * running yet, so nothing wants a grace period, and bwrap would not
+         * pass the signal on.  Stopped outright. */
+        if (r >= 0 && n == 0 && sig != SIGKILL)
+                r = dyno_cgroup_signal(d->cgroup, SIGKILL, false, &n);
         if (r < 0 || n == 0)
                 (void)kill(d->pid, sig);
 }
@@ -768,18 +773,21 @@ static void act_r12(struct dyno *d)
 static void act_down(struct dyno *d)
 {
         loop_timer_disable(d->timer);
-        if (d->restart_when_down) {
-                d->restart_when_down = false;
-                d->crashes = 0;
-                set_state(d, DS_STARTING);
-                act_spawn(d);
-                return;
-        }
+        /* Removal wins over a restart asked for before it (ps:restart, then
+         * ps:stop): a restarted dyno marked for removal would be live to
+         * nobody, never stopped nor counted again. */
         if (d->remove_when_down || d->oneoff) {
                 struct app_rt *a = d->app;
                 dyno_free(d);
                 /* A slot may be free for a dyno that waited on it. */
                 converge_app(a);
+                return;
+        }
+        if (d->restart_when_down) {
+                d->restart_when_down = false;
+                d->crashes = 0;
+                set_state(d, DS_STARTING);
+                act_spawn(d);
         }
 }
 
@@ -1176,22 +1184,21 @@ static void converge_app(struct app_rt *a)
                 }
         }
 
-        /* Stop what is not wanted (but not what a starting dyno replaces). */
-        for (struct dyno *d = a->dynos, *next; d; d = next) {
-                next = d->next;
-                if (!dyno_live(d) || d->oneoff || wanted(d, f, pt, release))
-                        continue;
+        /* Stop what is not wanted (but not what a starting dyno replaces).
+         * Stopping a crashed dyno frees it and converges again, which may
+         * free others: look again from the start after each. */
+        for (struct dyno *d = a->dynos; d;) {
                 bool pending = false;
                 for (struct dyno *x = a->dynos; x; x = x->next)
                         if (x->replaces == d && dyno_live(x))
                                 pending = true;
-                if (pending)
+                if (!dyno_live(d) || d->oneoff || wanted(d, f, pt, release) || pending) {
+                        d = d->next;
                         continue;
-                d->remove_when_down = true;
-                if (d->state == DS_CRASHED || d->state == DS_STARTING || d->state == DS_UP)
-                        dispatch(d, EV_STOP);
-                else if (d->state == DS_DOWN)
-                        dyno_free(d);
+                }
+                d->remove_when_down = true; /* not live: not looked at again */
+                dispatch(d, EV_STOP);
+                d = a->dynos;
         }
 }
 

@@ -22,6 +22,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -684,6 +685,73 @@ class ScaleTest(DynoTestCase):
         self.pier_fails("ps:stop", "clock", "-a", app, contains="clock")
         self.pier_fails("ps:stop", "-a", app, contains="which dynos")
         self.wait_for("no zombies", lambda: not zombies_of(self.pierd.pid), timeout=5)
+
+    def test_stopping_several_crashed_dynos_keeps_pierd_up(self):
+        # Stopping a crashed dyno frees it and converges again, freeing the
+        # next crashed one under the stop loop's feet (a use after free).
+        app = self.deploy("crashers", "procfile", files={"Procfile": (
+            "web: %s\nworker: echo bye; exit 1\n" % PROCFILE_WEB).encode()})
+        for change in ({"config": {"A": "1"}}, {"scale": {"worker": 0}}):
+            self.scale(app, worker=3)
+            self.wait_for("three crashed workers", lambda: len(
+                [d for d in self.dynos(app) if d["type"] == "worker"
+                 and d["state"] == "crashed"]) == 3, app=app)
+            if "config" in change:
+                self.set_config(app, change["config"])
+            else:
+                self.scale(app, **change["scale"])
+            time.sleep(0.3)
+            self.assertTrue(self.pierd.running, "pierd died: %s" % self.pierd.current_log())
+        self.wait_dynos(app, {"web": 1}, version=3)
+
+    def test_restart_then_stop_leaves_one_dyno(self):
+        app = self.deploy("restop", "procfile")
+        self.wait_dynos(app, {"web": 1})
+        # A restart, and a stop before the restart is through: the stop
+        # wins and the formation brings back one web.1, not two.
+        self.api_ok("DELETE", "/apps/%s/dynos/web.1" % app, status=202)
+        self.api_ok("POST", "/apps/%s/dynos/web.1/actions/stop" % app, status=202)
+        time.sleep(STOP_TIMEOUT + 1)
+        self.scale(app, web=1)                                 # converges
+        self.wait_dynos(app, {"web": 1})
+        time.sleep(1)
+        self.assertEqual([d["name"] for d in self.dynos(app)], ["web.1"])
+        self.set_config(app, {"NEXT": "1"})                    # v3 replaces all
+        self.wait_dynos(app, {"web": 1}, version=3)
+        time.sleep(STOP_TIMEOUT + 1)
+        self.assertEqual([(d["name"], d["release"]["version"]) for d in self.dynos(app)],
+                         [("web.1", 3)])
+
+    def test_dyno_stopped_as_it_starts_stops_at_once(self):
+        # Stopped before its app runs, only bwrap is in its cgroup: SIGTERM
+        # reached nobody and the dyno waited for the SIGKILL timeout (R12).
+        self.pierd.stop()
+        self.pierd.start(argv=self.pierd.argv() + ["--stop-timeout", "30"])
+        app = self.deploy("quickstop", "procfile")
+        self.wait_dynos(app, {"web": 1})
+        host, port = self.pierd.url.split("://", 1)[1].rsplit(":", 1)
+
+        def patch(n):
+            body = json.dumps({"updates": [{"type": "web", "quantity": n}]}).encode()
+            return (b"PATCH /apps/%s/formation HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                    b"%s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (app.encode(), self.pierd.admin_token.encode(), len(body), body))
+        for delay in [0] + [i / 1000 for i in range(2, 62, 3)]:
+            # Up and down again at once: the second request pipelined
+            # behind the first, or DELAY after it.
+            with socket.create_connection((host, int(port)), timeout=10) as sock:
+                sock.sendall(patch(2) + (b"" if delay else patch(1)))
+                if delay:
+                    time.sleep(delay)
+                    sock.sendall(patch(1))
+                got = b""
+                while got.count(b"HTTP/1.1 200") < 2:
+                    chunk = sock.recv(65536)
+                    self.assertTrue(chunk, got)
+                    got += chunk
+            self.wait_for("web.2 gone", lambda: [d["name"] for d in self.dynos(app)]
+                          == ["web.1"], timeout=10, app=app)
+        self.assertNotIn("R12", "\n".join(self.log_lines(app)))
 
 
 class ReleaseTest(DynoTestCase):
