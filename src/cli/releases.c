@@ -319,7 +319,7 @@ int cmd_releases_output(struct cli *cli)
 }
 
 /* The release a bare `rollback` goes back to: the newest one older than
- * CURRENT that went live.  NULL when there is none. */
+ * CURRENT that went live with code (a slug).  NULL when there is none. */
 static const json_t *find_previous(const json_t *releases, const json_t *current)
 {
         json_int_t limit = release_version(current);
@@ -329,8 +329,9 @@ static const json_t *find_previous(const json_t *releases, const json_t *current
                 const json_t *r = json_array_get(releases, i);
                 json_int_t v = release_version(r);
 
-                if (v <= 0 || v >= limit || !streq(get_str(r, "status"), "succeeded"))
-                        continue;
+                if (v <= 0 || v >= limit || !streq(get_str(r, "status"), "succeeded") ||
+                    !json_is_object(json_object_get(r, "slug")))
+                        continue; /* without a slug: nothing to roll back to */
                 if (!best || v > release_version(best))
                         best = r;
         }

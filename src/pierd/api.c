@@ -672,6 +672,11 @@ static unsigned create_deploy(struct call *c, const struct app *app, json_t *slu
                             "description a string");
         if (!uuid_like(json_string_value(id)))
                 return fail(c, 422, "slug id must be a lowercase UUID");
+        const char *sha = json_string_value(commit);
+        if (strlen(sha) < 4 || strlen(sha) > 64 || sha[strspn(sha, "0123456789abcdef")])
+                return fail(c, 422, "slug commit must be a git commit id (lowercase hex)");
+        if (json_integer_value(size) < 0)
+                return fail(c, 422, "slug size must not be negative");
         const char *key;
         json_t *v;
         json_object_foreach(pt, key, v) {
@@ -720,6 +725,11 @@ static unsigned create_rollback(struct call *c, const struct app *app, json_t *t
         _cleanup_(release_freep) struct release *rel = NULL;
         if (load_release(c, app, &rel) < 0)
                 return c->status;
+        if (!rel->slug_id)
+                return fail(c, 422,
+                            "v%" PRId64 " of %s has no code to roll back to: it was made "
+                            "before the first push",
+                            rel->version, app->name);
         int64_t version;
         int r = store_release_rollback(c->api->store, app->id, rel->version, c->token->user,
                                        &version);
@@ -866,6 +876,10 @@ static unsigned h_release_update(struct call *c)
                 return fail(c, 400, "give {\"status\": \"failed\"}");
         if (!streq(json_string_value(st), "failed"))
                 return fail(c, 422, "a release can only be marked failed");
+        /* The first release (no code) stays: a config change keeps the
+         * code of the newest release that did not fail, at worst none. */
+        if (!rel->slug_id)
+                return fail(c, 422, "v%" PRId64 " has no code: it cannot fail", rel->version);
         int r = store_release_fail(c->api->store, app->id, rel->version);
         if (r < 0)
                 return fail_store(c, r, "marking the release failed");
@@ -984,7 +998,8 @@ static int default_formation(struct call *c, const struct app *app, const struct
                 bool have = false;
                 for (size_t i = 0; i < f->n; i++)
                         have = have || streq(f->items[i].type, type);
-                if (have || add.n == ELEMENTSOF(items))
+                /* The release command runs once per release, not as dynos. */
+                if (have || add.n == ELEMENTSOF(items) || streq(type, "release"))
                         continue;
                 items[add.n++] = (struct formation_item){
                         .type = (char *)type, .quantity = streq(type, "web") ? 1 : 0};
@@ -996,6 +1011,8 @@ static json_t *formation_json(const struct formation *f, const json_t *pt)
 {
         json_t *list = json_array();
         for (size_t i = 0; list && i < f->n; i++) {
+                if (streq(f->items[i].type, "release"))
+                        continue; /* from before it was refused */
                 const char *cmd = json_string_value(json_object_get(pt, f->items[i].type));
                 json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:s?}", "type",
                                                       f->items[i].type, "quantity",
@@ -1094,6 +1111,10 @@ static unsigned h_formation_update(struct call *c)
                     (size && !json_is_string(size)) || (!q && !size))
                         return fail(c, 400, "each update wants a type and a quantity or a size");
                 const char *t = json_string_value(type);
+                if (streq(t, "release"))
+                        return fail(c, 422,
+                                    "release is the release phase's command: it runs once for "
+                                    "each new release, not as dynos");
                 if (!json_object_get(pt, t))
                         return fail(c, 422,
                                     "no %s process type in the current release of %s; its "

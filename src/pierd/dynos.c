@@ -1153,7 +1153,9 @@ static void converge_app(struct app_rt *a)
         for (size_t i = 0; pt && f && i < f->n; i++) {
                 const struct formation_item *it = &f->items[i];
                 const char *command = json_string_value(json_object_get(pt, it->type));
-                if (!command)
+                /* "release" is the release phase's, run once per release
+                 * (a formation from before that was refused may have it). */
+                if (!command || streq(it->type, "release"))
                         continue;
                 for (int k = 1; k <= it->quantity; k++) {
                         char name[80];

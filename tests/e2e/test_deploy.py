@@ -354,6 +354,48 @@ class PushTest(DeployTestCase):
         self.assertEqual(self.release("rollme", 7)["slug"]["id"], v4["slug"]["id"])
         self.assertEqual(self.api_ok("GET", "/apps/rollme/config-vars"), {"MODE": "two"})
         self.pier_fails("rollback", "v99", "-a", "rollme")
+        # v1 has no code: refused, nothing changes
+        self.pier_fails("rollback", "v1", "-a", "rollme",
+                        message="v1 of rollme has no code to roll back to: it was made before "
+                                "the first push")
+        self.assertEqual(self.releases("rollme")[0]["version"], 7)
+
+    def test_release_create_validates_the_slug(self):
+        self.create_app("slugval")
+        good = {"id": "33333333-3333-4333-8333-333333333333", "commit": "abc1234", "size": 1,
+                "process_types": {"web": "x"}, "buildpack": "Procfile"}
+        for change, status, msg in (
+                ({"id": "NOPE"}, 422, "slug id must be a lowercase UUID"),
+                ({"commit": "abc\n1234"}, 422, "slug commit must be a git commit id (lowercase hex)"),
+                ({"size": -1}, 422, "slug size must not be negative"),
+                ({"process_types": {"Bad Type": "x"}}, 422, "process type Bad Type is invalid"),
+                ({"size": "1"}, 400, None),
+                ({}, 422, "slug %s is not in place" % good["id"])):
+            r = self.api("POST", "/apps/slugval/releases", {"slug": dict(good, **change)})
+            body = self.assertError(r, status, "invalid_params" if status == 422
+                                    else "bad_request", repr(change))
+            if msg:
+                self.assertEqual(body["message"], msg)
+        self.assertEqual(len(self.releases("slugval")), 1)
+
+    def test_marking_releases_failed(self):
+        self.create_app("markfail")
+        r = self.api("PATCH", "/apps/markfail/releases/1", {"status": "failed"})
+        self.assertEqual(self.assertError(r, 422, "invalid_params")["message"],
+                         "v1 has no code: it cannot fail")
+        r = self.api("PATCH", "/apps/markfail/releases/1", {"status": "succeeded"})
+        self.assertError(r, 422, "invalid_params")
+        self.assertEqual(self.release("markfail", 1)["status"], "succeeded")
+        self.set_config("markfail", {"A": "1"})                        # still fine: v2
+        self.assertEqual(self.releases("markfail")[0]["version"], 2)
+
+    def test_bare_rollback_skips_releases_without_code(self):
+        self.create_app("rollcfg")
+        self.pier_ok("config:set", "A=1", "-a", "rollcfg")               # v2, no code yet
+        self.push_ok(self.make_repo("procfile"), "rollcfg")           # v3
+        self.pier_fails("rollback", "-a", "rollcfg",
+                        message="rollcfg has no release before v3 to roll back to")
+        self.assertTrue(self.release("rollcfg", 3)["current"])
 
 
 @unittest.skipUnless(os.access(PIER_BUILD_BIN, os.X_OK), "pier-build is not built")

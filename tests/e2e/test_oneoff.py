@@ -89,6 +89,12 @@ class OneOffTest(DynoTestCase):
         self.wait_log(app, r"^migrating$", proc=None)
         self.assertFalse([d for d in self.dynos(app) if d["type"] == "release"])
         self.assertEqual(self.pier_ok("releases:output", "-a", app, "v2"), "migrating\n")
+        # the release command is no process type to scale
+        self.pier_fails("ps:scale", "release=1", "-a", app,
+                        message="release is the release phase's command: it runs once for each "
+                                "new release, not as dynos")
+        self.assertEqual([f["type"] for f in self.api_ok("GET", "/apps/%s/formation" % app)],
+                         ["web"])
 
     def test_release_phase_fails_and_old_release_serves(self):
         app = self.new_app("relbad")
