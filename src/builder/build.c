@@ -706,11 +706,14 @@ static int make_slug(struct build *b)
 
 static int wait_for_web(struct build *b);
 
-/* Prints the app[release.*] lines of the app's log at or after `since`
- * (an RFC 3339 timestamp) that come after the line `*cursor`, and moves
- * the cursor to the newest line. */
-static void print_release_output(struct build *b, const char *lpath, const char *since,
-                                 char **cursor)
+/* Prints the lines of the release's release command from the app's log:
+ * those of the dyno that pierd's app[api] line "Running release command
+ * for vN as release.NNNN" names (*dyno, once found), after the line
+ * *cursor, and moves the cursor to the newest line.  When the cursor is
+ * gone from the log's last 1,500 lines, more came at once than it keeps:
+ * said once. */
+static void print_release_output(struct build *b, const char *lpath, char **cursor,
+                                 char dyno[static 32], bool *told_missing)
 {
         long status = 0;
         json_t *reply = NULL;
@@ -722,22 +725,35 @@ static void print_release_output(struct build *b, const char *lpath, const char 
                 return;
         }
         size_t n = json_array_size(reply), start = 0;
-        if (*cursor)
-                for (size_t i = n; i-- > 0;)
-                        if (streq(json_string_value(json_array_get(reply, i)) ?: "", *cursor)) {
-                                start = i + 1;
-                                break;
-                        }
-        size_t slen = strlen(since);
+        bool found = !*cursor;
+        for (size_t i = n; !found && i-- > 0;)
+                if (streq(json_string_value(json_array_get(reply, i)) ?: "", *cursor)) {
+                        start = i + 1;
+                        found = true;
+                }
+        if (!found && dyno[0] && !*told_missing) {
+                output_detail("(some lines are not shown: more came at once than the log keeps)");
+                *told_missing = true;
+        }
+        char marker[80], prefix[48];
+        snprintf(marker, sizeof(marker), " app[api]: Running release command for v%" PRId64 " as ",
+                 b->release_version);
+        snprintf(prefix, sizeof(prefix), " app[%s]: ", dyno);
         for (size_t i = start; i < n; i++) {
                 const char *l = json_string_value(json_array_get(reply, i));
-                if (!l || strlen(l) < slen || strncmp(l, since, slen) < 0)
+                const char *sp = l ? strchr(l, ' ') : NULL;
+                if (!sp)
                         continue;
-                const char *sp = strchr(l, ' ');
-                if (!sp || strncmp(sp + 1, "app[release.", 12) != 0)
+                if (!dyno[0]) {
+                        size_t mlen = strlen(marker);
+                        if (strncmp(sp, marker, mlen) == 0 && strlen(sp + mlen) < 32) {
+                                snprintf(dyno, 32, "%s", sp + mlen);
+                                snprintf(prefix, sizeof(prefix), " app[%s]: ", dyno);
+                        }
                         continue;
-                const char *msg = strstr(sp, "]: ");
-                output_detail("%s", msg ? msg + 3 : "");
+                }
+                if (strncmp(sp, prefix, strlen(prefix)) == 0)
+                        output_detail("%s", sp + strlen(prefix));
         }
         if (n > 0) {
                 char *c = strdup(json_string_value(json_array_get(reply, n - 1)) ?: "");
@@ -751,9 +767,11 @@ static void print_release_output(struct build *b, const char *lpath, const char 
 
 /* SPEC §3: the release is pending while its release command runs; its
  * output goes to the pusher.  0 when it succeeded. */
-static int wait_for_release_command(struct build *b, const char *since)
+static int wait_for_release_command(struct build *b)
 {
         _cleanup_free_ char *lpath = NULL, *rpath = NULL, *cursor = NULL;
+        char dyno[32] = "";
+        bool told_missing = false;
         if (asprintf(&lpath, "/apps/%s/log-lines?lines=1500", b->cfg->app_id) < 0 ||
             asprintf(&rpath, "/apps/%s/releases/%" PRId64, b->cfg->app_id, b->release_version) <
                     0)
@@ -761,7 +779,7 @@ static int wait_for_release_command(struct build *b, const char *since)
         output_step("Running release command...");
         unsigned errors = 0;
         for (;;) {
-                print_release_output(b, lpath, since, &cursor);
+                print_release_output(b, lpath, &cursor, dyno, &told_missing);
                 long status = 0;
                 json_t *reply = NULL;
                 char *err = NULL;
@@ -776,7 +794,7 @@ static int wait_for_release_command(struct build *b, const char *since)
                 if (done) {
                         /* The dyno's last lines were logged before it was
                          * marked: print them too. */
-                        print_release_output(b, lpath, since, &cursor);
+                        print_release_output(b, lpath, &cursor, dyno, &told_missing);
                         if (!ok) {
                                 output_step("Release command failed");
                                 output_detail("v%" PRId64 " is failed; the previous release "
@@ -824,8 +842,6 @@ static int post_release(struct build *b)
                 return -ENOMEM;
         }
 
-        char since[40];
-        time_rfc3339_usec(now_usec(), since);
         output_step_begin("Launching...");
         r = api_call(&b->api, "POST", path, body, &status, &reply, &err);
         json_decref(body);
@@ -849,7 +865,7 @@ static int post_release(struct build *b)
                        streq(json_string_value(json_object_get(reply, "status")), "pending");
         json_decref(reply);
         if (pending) {
-                r = wait_for_release_command(b, since);
+                r = wait_for_release_command(b);
                 if (r < 0)
                         return r; /* pierd marked it failed */
                 output_step_begin("Launching...");

@@ -34,10 +34,14 @@ struct logs {
         const char *source, *proc;
         bool json, color;
         bool message_only;       /* print what follows "SOURCE[PROC]: " */
-        const char *start_after; /* skip lines up to one with this message */
+        const char *dyno_from;   /* release_follow(): the app[api] line naming
+                                    the release's dyno starts with this */
         char release_dyno[32];   /* release_follow(): its release.NNNN, once known */
         const char *header;      /* printed once, before the first line */
         size_t shown;            /* lines printed */
+        int64_t expect_usec;     /* release_follow(): the stamp the next read
+                                    starts with, unless lines were lost */
+        bool read_any;           /* last_usec is a line's */
         int64_t last_usec; /* stamp of the last line read, shown or not */
         struct strbuf partial;
         struct strbuf all; /* the recent lines, before the last N are taken */
@@ -132,24 +136,6 @@ static const char *line_message(const char *line, size_t len, size_t *ret_len)
         return colon + 3;
 }
 
-/* Whether LINE's message is MESSAGE, or with prefix, starts with it. */
-static bool line_is(const char *line, size_t len, const char *message, bool prefix)
-{
-        size_t n, mlen = strlen(message);
-        const char *m = line_message(line, len, &n);
-        return m && (prefix ? n >= mlen : n == mlen) && strneq(m, message, mlen);
-}
-
-/* "release.NNNN" from "STAMP heroku[release.NNNN]: ...", into NAME. */
-static void release_dyno_name(const char *line, char name[static 32])
-{
-        const char *open = strchr(line, '['), *close = open ? strchr(open, ']') : NULL;
-        if (close && (size_t)(close - open - 1) < 32) {
-                memcpy(name, open + 1, (size_t)(close - open - 1));
-                name[close - open - 1] = '\0';
-        }
-}
-
 static void print_line(struct logs *lg, const char *line, size_t len)
 {
         lg->shown++;
@@ -203,20 +189,26 @@ static size_t on_tail_data(const char *data, size_t len, void *ud)
                 if (n == 0)
                         continue; /* a heartbeat */
                 int64_t usec = line_usec(line, n);
-                if (usec > 0)
-                        lg->last_usec = usec;
-                if (lg->start_after) {
-                        if (line_is(line, n, lg->start_after, false))
-                                lg->start_after = NULL;
-                        continue;
+                if (lg->expect_usec) {
+                        int64_t expected = lg->expect_usec;
+                        lg->expect_usec = 0;
+                        if (usec == expected)
+                                continue; /* read last time */
+                        printf("(some lines are not shown: more came at once than the log "
+                               "keeps)\n");
                 }
-                if (lg->proc == lg->release_dyno && !lg->release_dyno[0]) {
-                        /* pierd starts the release's dyno right after
-                         * logging the release: the first release dyno
-                         * that starts is this release's. */
-                        if (line_matches(line, "heroku", "release") &&
-                            line_is(line, n, "Starting process with command ", true))
-                                release_dyno_name(line, lg->release_dyno);
+                if (usec > 0) {
+                        lg->last_usec = usec;
+                        lg->read_any = true;
+                }
+                if (lg->dyno_from && !lg->release_dyno[0]) {
+                        size_t mlen, plen = strlen(lg->dyno_from);
+                        const char *m = line_message(line, n, &mlen);
+                        if (m && line_matches(line, "app", "api") && mlen > plen &&
+                            mlen - plen < 32 && strneq(m, lg->dyno_from, plen)) {
+                                memcpy(lg->release_dyno, m + plen, mlen - plen);
+                                lg->release_dyno[mlen - plen] = '\0';
+                        }
                         continue;
                 }
                 if (line_matches(line, lg->source, lg->proc))
@@ -376,10 +368,11 @@ int cmd_logs(struct cli *cli)
         return r;
 }
 
-/* The output of release vVERSION's release command (SPEC §3): the
- * app[release.NNNN] lines after the app[api] line "Release vN created by
- * ...", as they come while the release is pending, until pierd marked it.
- * Polled, as the push does: the log keeps every line of the run. */
+/* The output of release vVERSION's release command (SPEC §3): the lines of
+ * the dyno that pierd's app[api] line "Running release command for vN as
+ * release.NNNN" names, as they come while the release is pending, until
+ * pierd marked it.  Polled, as the push does: the log keeps every line of
+ * the run (up to 1,500 at a time). */
 int release_follow(struct cli *cli, const char *app, int64_t version, bool after_change)
 {
         _cleanup_free_ char *rpath = NULL, *marker = NULL;
@@ -400,21 +393,19 @@ int release_follow(struct cli *cli, const char *app, int64_t version, bool after
                         break;
                 const char *status = json_string_value(json_object_get(rel, "status"));
                 const char *created = json_string_value(json_object_get(rel, "created_at"));
-                const char *user =
-                    json_string_value(json_object_get(json_object_get(rel, "user"), "email"));
                 bool pending = status && streq(status, "pending");
                 if (!marker) {
                         int64_t usec = 0;
                         if (!created || time_parse_iso8601(created, &usec) < 0 ||
-                            asprintf(&marker, "Release v%lld created by %s", (long long)version,
-                                     user ?: "") < 0) {
+                            asprintf(&marker, "Running release command for v%lld as ",
+                                     (long long)version) < 0) {
                                 json_decref(rel);
-                                cli_error("pierd sent a release without created_at or user");
+                                cli_error("pierd sent a release without created_at");
                                 r = -EBADMSG;
                                 break;
                         }
                         lg.last_usec = usec - 1; /* created_at is in whole seconds */
-                        lg.start_after = marker;
+                        lg.dyno_from = marker;
                 }
                 bool failed = status && streq(status, "failed");
                 json_decref(rel);
@@ -425,9 +416,12 @@ int release_follow(struct cli *cli, const char *app, int64_t version, bool after
                 }
                 /* Every line the command wrote before pierd marked the
                  * release is in the log by then: one more read after. */
+                /* From the last line read on, to see that none went
+                 * between two reads. */
                 char query[96];
+                lg.expect_usec = lg.read_any ? lg.last_usec : 0;
                 snprintf(query, sizeof(query), "/log-stream?lines=%d&since=%lld", LOGS_MAX,
-                         (long long)lg.last_usec);
+                         (long long)(lg.last_usec - (lg.expect_usec ? 1 : 0)));
                 strbuf_reset(&lg.partial);
                 r = stream(cli, app, query, &lg, true);
                 if (r < 0)

@@ -805,8 +805,9 @@ static int start_release_command(struct call *c, const struct app *app,
                 on_release_exit(rr, -1);
                 return r;
         }
-        log_info("%s: running the release command of v%" PRId64 " as %s", app->name,
-                 rel->version, name);
+        /* Who reads the command's output (the push, the CLI, pier
+         * releases:output) finds its dyno by this line (docs/api.md). */
+        app_event(c, app, "Running release command for v%" PRId64 " as %s", rel->version, name);
         return 0;
 }
 

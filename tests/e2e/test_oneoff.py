@@ -178,6 +178,39 @@ class OneOffTest(DynoTestCase):
         self.pier_fails("releases:output", "-a", app, "v99",
                         message="couldn't find release 99 of %s" % app)
 
+    def test_release_output_beyond_what_the_log_keeps_says_so(self):
+        app = self.new_app("relflood")
+        repo = self.make_repo("procfile", name="repo-" + app, files={"Procfile": (
+            "web: %s\nrelease: seq 1 5000\n" % PROCFILE_WEB).encode()})
+        notice = "(some lines are not shown: more came at once than the log keeps)"
+        lines = self.remote_lines(self.push_ok(repo, app))
+        self.assertIn("       " + notice, lines)
+        # the notice stands where lines went missing, and the last came
+        self.assertLess(lines.index("       " + notice), lines.index("       5000"))
+        self.assertEqual(lines.count("       5000"), 1)
+        out = self.pier_ok("config:set", "-a", app, "K=1").splitlines()
+        self.assertLess(out.index(notice), out.index("5000"))
+        self.assertEqual(out[-1], "5000")
+        nums = [int(l) for l in out if l.isdigit()]
+        self.assertEqual(nums, sorted(set(nums)), "lines twice or out of order")
+
+    def test_release_output_of_concurrent_release_commands(self):
+        app = self.new_app("relpar")
+        repo = self.make_repo("procfile", name="repo-" + app, files={"Procfile": (
+            "web: %s\nrelease: echo \"start K=$K\"; sleep 1; echo \"end K=$K\"\n"
+            % PROCFILE_WEB).encode()})
+        self.push_ok(repo, app)                                   # v2
+        # v3 and v4 made at once: both commands run side by side
+        self.api_ok("PATCH", "/apps/%s/config-vars" % app, {"K": "a"})
+        self.api_ok("PATCH", "/apps/%s/config-vars" % app, {"K": "b"})
+        self.wait_for("both done", lambda: all(
+            self.release(app, v)["status"] == "succeeded" for v in (3, 4)), app=app)
+        self.assertEqual(self.pier_ok("releases:output", "-a", app, "v3"),
+                         "start K=a\nend K=a\n")
+        self.assertEqual(self.pier_ok("releases:output", "-a", app, "v4"),
+                         "start K=b\nend K=b\n")
+        self.wait_dynos(app, {"web": 1}, version=4)
+
     def test_release_phase_failing_config_change_keeps_old_release(self):
         app = self.release_app("relcfgbad")
         old = self.dynos(app)[0]
