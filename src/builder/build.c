@@ -1115,7 +1115,9 @@ int build_run(const struct build_config *cfg, const char *commit)
         else if (r == -ENOMEM)
                 output_step("Out of memory");
         if (r < 0) {
-                if (b.slug_path)
+                /* A release made of it (failed in its release phase or
+                 * launch) keeps its slug, as its record says. */
+                if (b.slug_path && b.release_version <= 0)
                         (void)unlink(b.slug_path);
                 output_step("Build failed");
                 report_build(&b, "failed");

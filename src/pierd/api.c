@@ -730,6 +730,10 @@ static unsigned create_rollback(struct call *c, const struct app *app, json_t *t
                             "v%" PRId64 " of %s has no code to roll back to: it was made "
                             "before the first push",
                             rel->version, app->name);
+        if (!streq(rel->status, "succeeded"))
+                return fail(c, 422,
+                            "v%" PRId64 " of %s is %s: roll back to a release that went live",
+                            rel->version, app->name, rel->status);
         int64_t version;
         int r = store_release_rollback(c->api->store, app->id, rel->version, c->token->user,
                                        &version);

@@ -297,7 +297,7 @@ static int run_oneoff(struct supervisor *sup, const char *app_id, int64_t releas
                       const char *command, const struct run_opts *o,
                       void (*on_exit)(void *ud, int status), void *ud, char *ret_name);
 static void converge_app(struct app_rt *a);
-static void start_queued(struct app_rt *a, int64_t release);
+static void start_queued(struct app_rt *a, int64_t release, bool unpack_failed);
 static void signal_dyno(struct dyno *d, int sig);
 
 static void set_state(struct dyno *d, enum dyno_state next)
@@ -1022,7 +1022,7 @@ static void on_unpacked(struct loop_io *io, int fd, uint32_t revents, void *user
                 a->unpacking = false;
         unpack_free(u);
         if (a)
-                start_queued(a, release);
+                start_queued(a, release, !ok);
         if (a && ok)
                 supervisor_converge(sup, a->id);
 }
@@ -1042,6 +1042,8 @@ static int ensure_unpacked(struct app_rt *a, const struct release *rel, char **r
                 *ret_dir = TAKE_PTR(dir);
                 return 0;
         }
+        if (stat(slug, &st) < 0)
+                return -errno; /* gone: nothing to unpack, no unpacker to start */
         for (struct unpack *u = sup->unpacks; u; u = u->next)
                 if (streq(u->app_id, a->id) && u->release == rel->version)
                         return -EINPROGRESS;
@@ -1206,7 +1208,7 @@ static void converge_app(struct app_rt *a)
 
 /* One-offs that waited for release `release` to be unpacked: start them
  * (or give up on them when it could not be). */
-static void start_queued(struct app_rt *a, int64_t release)
+static void start_queued(struct app_rt *a, int64_t release, bool unpack_failed)
 {
         bool any = false;
         for (struct dyno *d = a->dynos; d; d = d->next)
@@ -1215,7 +1217,8 @@ static void start_queued(struct app_rt *a, int64_t release)
                 return;
         _cleanup_(release_freep) struct release *rel = NULL;
         _cleanup_free_ char *dir = NULL;
-        int r = store_release_get(a->sup->store, a->id, release, &rel);
+        /* After a failed unpack: not again (it would fail again, at once). */
+        int r = unpack_failed ? -EIO : store_release_get(a->sup->store, a->id, release, &rel);
         if (r >= 0)
                 r = rel->slug_id ? ensure_unpacked(a, rel, &dir) : -ENOENT;
         if (r == -EINPROGRESS)

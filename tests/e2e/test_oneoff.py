@@ -115,6 +115,36 @@ class OneOffTest(DynoTestCase):
         self.assertEqual([(d["name"], d["release"]["version"]) for d in ds], [("web.1", 2)])
         body = urllib.request.urlopen("http://127.0.0.1:%d/" % old["port"], timeout=10).read()
         self.assertIn(b"pier sample app: procfile", body)
+        # the failed release keeps its slug, but is no release to roll back to
+        slug = self.release(app, 3)["slug"]["id"]
+        self.assertTrue(os.path.exists(os.path.join(
+            self.pierd.home, "slugs", self.apps[app], slug + ".tar.zst")))
+        self.pier_fails("rollback", "-a", app, "v3",
+                        message="v3 of %s is failed: roll back to a release that went live" % app)
+
+    def test_release_whose_slug_is_gone_fails_without_a_storm(self):
+        # A slug file lost from the disk: the release command of a rollback
+        # to it cannot start.  It must fail once, not retry the unpacking
+        # in a loop.
+        app = self.new_app("relgone")
+        repo = self.make_repo("procfile", name="repo-" + app, files={"Procfile": (
+            "web: %s\nrelease: echo ok\n" % PROCFILE_WEB).encode()})
+        self.push_ok(repo, app)                                   # v2
+        self.commit(repo, "second", files={"NOTE": b"2\n"})
+        self.push_ok(repo, app)                                   # v3
+        self.wait_dynos(app, {"web": 1}, version=3)
+        slug = self.release(app, 2)["slug"]["id"]
+        os.unlink(os.path.join(self.pierd.home, "slugs", self.apps[app], slug + ".tar.zst"))
+        mark = len(self.pierd.current_log())
+        t0 = time.monotonic()
+        res = self.pier("rollback", "-a", app, "v2")
+        self.assertEqual(res.code, 1, res)
+        self.assertLess(time.monotonic() - t0, 15)
+        self.assertEqual((self.release(app, 4)["status"], self.release(app, 3)["current"]),
+                         ("failed", True))
+        time.sleep(1)
+        self.assertLess(self.pierd.current_log()[mark:].count("unpack"), 5)
+        self.assertEqual([d["release"]["version"] for d in self.dynos(app)], [3])
 
     def test_release_phase_timeout_fails_the_release(self):
         self.pierd.stop()
