@@ -888,6 +888,7 @@ enum hid {
         H_XREQSTART,
         H_XREQID,
         H_VIA,
+        H_HOST,
 };
 
 static enum hid header_id(const char *n, size_t len)
@@ -898,6 +899,8 @@ static enum hid header_id(const char *n, size_t len)
                 return IS("te") ? H_TE : H_OTHER;
         case 3:
                 return IS("via") ? H_VIA : H_OTHER;
+        case 4:
+                return IS("host") ? H_HOST : H_OTHER;
         case 6:
                 return IS("expect") ? H_EXPECT : H_OTHER;
         case 7:
@@ -1076,6 +1079,8 @@ static int begin_request(struct client *c)
                 case H_VIA:
                         have_via = true;
                         continue;
+                case H_HOST:
+                        break; /* even when Connection names it: never without */
                 case H_OTHER:
                         if (ct.count && conn_tokens_has(&ct, n, h->name_len))
                                 continue;

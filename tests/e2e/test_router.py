@@ -513,6 +513,9 @@ class HeadersTest(RouterCase):
                      "connection"):
             self.assertNotIn(gone, h)
         self.assertEqual(h["x-kept"], "yes")
+        # Connection cannot take away the Host an HTTP/1.1 request must have
+        h, _ = self.echo_headers({"Connection": "keep-alive, Host, Content-Length"})
+        self.assertEqual(h["host"], "single.localhost")
 
     def test_request_id_rules(self):
         ok = ["a" * 20, "A-z0+9/=" * 25, "abcDEF0123456789-+/=xyz"]
