@@ -30,6 +30,10 @@ struct api {
         struct log_tail *tails;   /* log streams (api-logs.c) */
         bool wake_pending;        /* a connection was resumed: run MHD again */
         struct release_run *release_runs; /* release commands running */
+        /* Open connections, for the deadline on a request's head (a slow
+         * client may not hold a connection slot while it sends it). */
+        struct api_conn *conns;
+        struct loop_timer *head_timer;
         /* GET /apps is the busiest read and the costliest to encode: its
          * body is kept until the next change.  Every request that may
          * change state bumps `generation`. */

@@ -32,6 +32,8 @@
 
 /* Limits on what a client controls (STYLE.md §7). */
 #define BODY_MAX       (1024 * 1024) /* bytes of request body */
+/* Open API connections at most (pierd raises its file limit to fit). */
+#define API_CONNECTIONS_MAX 4000
 #define JSON_DEPTH_MAX 32
 #define GENERATE_TRIES 16 /* random app names before giving up */
 
@@ -1751,6 +1753,74 @@ static enum MHD_Result handle(struct api *a, struct MHD_Connection *conn, const 
         return send_body(conn, status, text, body_len, c.release_version, NULL);
 }
 
+/* ---- the deadline on request heads ---- */
+
+/* A client has HEAD_TIMEOUT_S from connecting, or from the end of its
+ * previous request, to send a whole request head; then the connection is
+ * shut.  So that a slowloris (heads sent a line now and then) cannot hold
+ * the connection slots.  Requests being handled (log tails, git pushes,
+ * attached runs) have no such limit. */
+#define HEAD_TIMEOUT_S 10
+
+struct api_conn {
+        struct api_conn *prev, *next;
+        struct MHD_Connection *conn;
+        int64_t head_since; /* mono_usec(); 0 while a request is handled */
+};
+
+static struct api_conn *api_conn_of(struct MHD_Connection *conn)
+{
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+        struct api *a = cls;
+        struct api_conn *ac = *socket_context;
+        if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+                ac = calloc(1, sizeof(*ac));
+                if (!ac)
+                        return; /* no deadline for this one */
+                ac->conn = conn;
+                ac->head_since = mono_usec();
+                ac->next = a->conns;
+                if (a->conns)
+                        a->conns->prev = ac;
+                a->conns = ac;
+                *socket_context = ac;
+                return;
+        }
+        if (!ac)
+                return;
+        if (ac->prev)
+                ac->prev->next = ac->next;
+        else
+                a->conns = ac->next;
+        if (ac->next)
+                ac->next->prev = ac->prev;
+        free(ac);
+        *socket_context = NULL;
+}
+
+static void on_head_timer(struct loop_timer *t, void *userdata)
+{
+        struct api *a = userdata;
+        int64_t now = mono_usec(), limit = now - (int64_t)HEAD_TIMEOUT_S * 1000000;
+        for (struct api_conn *ac = a->conns; ac; ac = ac->next) {
+                if (!ac->head_since || ac->head_since > limit)
+                        continue;
+                const union MHD_ConnectionInfo *ci =
+                    MHD_get_connection_info(ac->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                if (ci) /* MHD sees it end and closes it on its next run */
+                        (void)shutdown(ci->connect_fd, SHUT_RDWR);
+                ac->head_since = 0;
+        }
+        loop_timer_set(t, (uint64_t)now + 1000000);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -1759,6 +1829,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         struct request *req = *con_cls;
 
         if (!req) {
+                struct api_conn *ac = api_conn_of(conn);
+                if (ac)
+                        ac->head_since = 0; /* the head is in */
                 req = calloc(1, sizeof(*req));
                 if (!req)
                         return MHD_NO;
@@ -1800,6 +1873,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+        struct api_conn *ac = api_conn_of(conn);
+        if (ac)
+                ac->head_since = mono_usec(); /* the next request's head */
         struct request *req = *con_cls;
         if (!req)
                 return;
@@ -1927,13 +2003,16 @@ int api_new(struct loop *l, struct store *s, const struct api_config *cfg, struc
         }
 
         a->mhd = MHD_start_daemon(
-                MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-                0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
-                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED,
-                on_completed, a,
-                /* Idle keep-alive connections go after 60 s, like the router's. */
-                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT,
-                (unsigned)1000, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+            MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE |
+                (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+            0, NULL, NULL, on_request, a, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, a,
+            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+            a, MHD_OPTION_NOTIFY_CONNECTION, on_connection, a,
+            /* A connection silent for 60 s goes, like the router's; a
+             * request head must be in within HEAD_TIMEOUT_S. */
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_CONNECTION_LIMIT,
+            (unsigned)API_CONNECTIONS_MAX, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+            MHD_OPTION_END);
         if (!a->mhd) {
                 r = -EADDRINUSE;
                 goto fail;
@@ -1990,6 +2069,9 @@ int api_new(struct loop *l, struct store *s, const struct api_config *cfg, struc
         if (r < 0)
                 goto fail;
         r = loop_add_timer(l, 0, on_timer, a, &a->timer);
+        if (r >= 0)
+                r = loop_add_timer(l, (uint64_t)mono_usec() + 1000000, on_head_timer, a,
+                                   &a->head_timer);
         if (r < 0)
                 goto fail;
         schedule(a);
@@ -2022,6 +2104,7 @@ struct api *api_free(struct api *a)
         }
         loop_io_free(a->io);
         loop_timer_free(a->timer);
+        loop_timer_free(a->head_timer);
         git_forget_children();
         /* Release commands still running end with the supervisor. */
         for (struct release_run *rr = a->release_runs; rr; rr = rr->next)

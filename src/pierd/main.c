@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -457,6 +458,13 @@ int main(int argc, char **argv)
         log_set_ident("pierd");
         /* A client that hangs up must not kill us. */
         signal(SIGPIPE, SIG_IGN);
+        /* Room for the API's connections (4,000), the dynos' pipes and
+         * pidfds: the usual soft limit of 1,024 is too few. */
+        struct rlimit nofile;
+        if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 65536) {
+                nofile.rlim_cur = nofile.rlim_max < 65536 ? nofile.rlim_max : 65536;
+                (void)setrlimit(RLIMIT_NOFILE, &nofile);
+        }
 
         r = parse_args(argc, argv, &o);
         if (r < 0)

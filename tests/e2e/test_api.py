@@ -3,7 +3,9 @@
 
 import json
 import re
+import socket
 import threading
+import time
 import unittest
 
 from harness import (APP_NAME_RE, EMAIL, ISO_RE, UUID_RE, VERSION, PierTestCase,
@@ -22,6 +24,42 @@ class HealthTest(PierTestCase):
     def test_health_ignores_a_bad_token(self):
         r = self.api("GET", "/health", token="not-a-token")
         self.assertEqual(r.status, 200, r)
+
+
+class SlowClientTest(PierTestCase):
+    HEAD_TIMEOUT = 10  # HEAD_TIMEOUT_S in src/pierd/api.c
+
+    def test_slow_request_head_is_cut_off(self):
+        # A slowloris: a head that never ends, a line every 2 s.  pierd
+        # shuts it after the head deadline, and answers others meanwhile.
+        host, port = self.pierd.url.split("://", 1)[1].rsplit(":", 1)
+        slow = [socket.create_connection((host, int(port)), timeout=30) for _ in range(20)]
+        for sk in slow:
+            sk.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        t0 = time.monotonic()
+        closed = set()
+        while len(closed) < len(slow) and time.monotonic() - t0 < self.HEAD_TIMEOUT + 10:
+            self.assertEqual(self.api("GET", "/health", token=None).status, 200)
+            for i, sk in enumerate(slow):
+                if i in closed:
+                    continue
+                try:
+                    sk.sendall(b"X-Slow: 1\r\n")
+                    sk.setblocking(False)
+                    if sk.recv(1) == b"":
+                        closed.add(i)
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    closed.add(i)
+                finally:
+                    sk.setblocking(True)
+            time.sleep(2)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(len(closed), len(slow), "slow heads still open after %.0f s" % elapsed)
+        self.assertGreaterEqual(elapsed, self.HEAD_TIMEOUT - 1)
+        for sk in slow:
+            sk.close()
 
 
 class AuthTest(PierTestCase):
