@@ -141,12 +141,17 @@ int cmd_login(struct cli *cli)
         if (cli->argc > 0)
                 return cli_usage_error(cli, "login takes no arguments");
 
+        /* --token, else what stdin brings (a script), else on a terminal
+         * the local pierd's admin token when it is at hand (README: `pier
+         * login` finds it), else a prompt. */
         if (flag)
                 token = strdup(flag);
-        else if (isatty(STDIN_FILENO))
-                r = prompt_token(&token);
-        else
+        else if (!isatty(STDIN_FILENO))
                 r = read_token_line(STDIN_FILENO, &token);
+        else if (read_admin_token(&token, &admin_path) < 0)
+                r = prompt_token(&token);
+        else if (isatty(STDERR_FILENO))
+                fprintf(stderr, "Using the admin token in %s\n", admin_path);
         if (flag && !token) {
                 cli_error("out of memory");
                 return -ENOMEM;
@@ -162,9 +167,11 @@ int cmd_login(struct cli *cli)
                  * admin token is at hand. */
                 token = mfree(token);
                 if (read_admin_token(&token, &admin_path) < 0) {
-                        cli_error("no token given; pass --token TOKEN or type it when asked "
-                                  "(the admin token of a local pierd is in "
-                                  "$PIER_HOME/admin-token)");
+                        _cleanup_free_ char *path = NULL;
+                        (void)admin_token_path(&path);
+                        cli_error("no token given and none in %s; pass --token TOKEN, or set "
+                                  "PIER_HOME to the directory of the local pierd",
+                                  path ?: "$PIER_HOME/admin-token");
                         return -EINVAL;
                 }
                 /* Say where the token came from, to a person only: scripts

@@ -96,6 +96,32 @@ class LoginTest(PierTestCase):
                          "the token was printed back")
         self.check_creds_file(self.creds_path, self.pierd.url, tok)
 
+    def test_login_on_a_tty_takes_the_local_admin_token(self):
+        # The README's `pier login`: on a terminal, with pierd's admin
+        # token at hand, no prompt.
+        master, slave = os.openpty()
+        try:
+            p = subprocess.run([PIER, "login", "--api", self.pierd.url], stdin=slave,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.work,
+                               env=self.cli_env(token=None, api=None,
+                                                env={"PIER_HOME": self.pierd.home}),
+                               timeout=20)
+        finally:
+            os.close(slave)
+            os.close(master)
+        self.assertEqual(p.returncode, 0, p)
+        self.assertEqual(p.stdout.decode(), "Logged in as %s at %s\n" % (EMAIL, self.pierd.url))
+        self.assertNotIn(b"Enter your", p.stderr)
+        self.check_creds_file(self.creds_path, self.pierd.url, self.pierd.admin_token)
+
+    def test_login_without_any_token_names_the_file_it_tried(self):
+        home = os.path.join(self.work, "nohome")
+        self.pier_fails("login", "--api", self.pierd.url, stdin=None, token=None, api=None,
+                        env={"PIER_HOME": home},
+                        message="no token given and none in %s/admin-token; pass --token "
+                                "TOKEN, or set PIER_HOME to the directory of the local pierd"
+                                % home)
+
     def test_login_api_from_env(self):
         tok = self.pierd.admin_token
         out = self.pier_ok("login", "--token", tok, token=None, api=self.pierd.url)
