@@ -92,6 +92,25 @@ static int build_command(struct cli *cli, const char *app, char **ret)
         return 0;
 }
 
+/* POST the run after the "Running `CMD` on APP... " status written to
+ * STATUS, which a refusal ends with "failed" before its reason. */
+static int post_run(struct cli *cli, const char *path, json_t *body, FILE *status,
+                    json_t **ret_reply)
+{
+        struct api_reply reply = {0};
+        int r = api_request(cli, "POST", path, body, &reply);
+        if (r >= 0 && (reply.status < 200 || reply.status >= 300)) {
+                fprintf(status, "failed\n");
+                fflush(status);
+                r = api_report_error(cli, &reply);
+        } else if (r < 0)
+                fprintf(status, "failed\n");
+        else
+                *ret_reply = json_incref(reply.body);
+        api_reply_done(&reply);
+        return r;
+}
+
 static int run_detached(struct cli *cli, const char *path, const char *app, const char *cmd)
 {
         json_t *body = json_pack("{s:s, s:b}", "command", cmd, "attach", 0);
@@ -100,12 +119,10 @@ static int run_detached(struct cli *cli, const char *path, const char *app, cons
                 return -ENOMEM;
         printf("Running `%s` on %s... ", cmd, app);
         fflush(stdout);
-        int r = api_call(cli, "POST", path, body, &reply, NULL);
+        int r = post_run(cli, path, body, stdout, &reply);
         json_decref(body);
-        if (r < 0) {
-                printf("failed\n");
+        if (r < 0)
                 return r;
-        }
         const char *name = json_string_value(json_object_get(reply, "name"));
         const char *state = json_string_value(json_object_get(reply, "state"));
         if (cli->json) {
@@ -495,12 +512,10 @@ static int run_attached(struct cli *cli, const char *path, const char *app, cons
         fprintf(stderr, "Running `%s` on %s... ", cmd, app);
         fflush(stderr);
         json_t *reply = NULL;
-        int r = api_call(cli, "POST", path, body, &reply, NULL);
+        int r = post_run(cli, path, body, stderr, &reply);
         json_decref(body);
-        if (r < 0) {
-                fprintf(stderr, "failed\n");
+        if (r < 0)
                 return r;
-        }
         _cleanup_free_ char *name = NULL, *attach_path = NULL;
         const char *n = json_string_value(json_object_get(reply, "name"));
         name = n ? strdup(n) : NULL;

@@ -55,6 +55,17 @@ class OneOffTest(DynoTestCase):
         # the formation was not touched
         self.assertEqual(sorted(d["name"] for d in self.dynos(app)), ["web.1"])
 
+    def test_run_before_any_deploy_is_a_clear_error(self):
+        app = self.new_app("norel")
+        msg = "pier: %s has no release to run yet: deploy it first\n" % app
+        res = self.pier("run", "-a", app, "ls", stdin=None)
+        self.assertEqual((res.code, res.out), (1, b""), res)
+        self.assertEqual(res.err.decode(), "Running `ls` on %s... failed\n%s" % (app, msg))
+        res = self.pier("run", "--detach", "-a", app, "ls")
+        self.assertEqual(res.code, 1, res)
+        self.assertEqual(res.out.decode(), "Running `ls` on %s... failed\n" % app)
+        self.assertEqual(res.err.decode(), msg)
+
     def test_run_type_expands_and_is_listed(self):
         app = self.deploy("oneofft", "procfile")
         self.wait_dynos(app, {"web": 1})
