@@ -1,6 +1,7 @@
 /* The pierd HTTP API: routing, auth, JSON in and out.  See api.h and
  * docs/api.md. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -943,8 +944,8 @@ static unsigned h_buildpacks_get(struct call *c)
         return 200;
 }
 
-/* A buildpack is a built-in name or a URL; nothing that could smuggle an
- * option into `git clone` or a path out of the buildpacks dir. */
+/* A buildpack URL: nothing that could smuggle an option into `git clone`
+ * or a path out of the buildpacks dir. */
 static bool buildpack_valid(const char *s)
 {
         size_t n = strlen(s);
@@ -953,7 +954,47 @@ static bool buildpack_valid(const char *s)
         for (size_t i = 0; i < n; i++)
                 if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
                         return false;
-        return strstr(s, "://") || !strchr(s, '/');
+        return true;
+}
+
+/* A built-in buildpack's name, also as Heroku's "heroku/python": the
+ * name it is stored as, or NULL when pierd has no such buildpack. */
+static const char *builtin_buildpack(const struct api *a, const char *s)
+{
+        if (strneq(s, "heroku/", 7))
+                s += 7;
+        if (!*s || strchr(s, '/') || s[0] == '.')
+                return NULL;
+        _cleanup_free_ char *detect = NULL;
+        if (asprintf(&detect, "%s/%s/bin/detect", a->buildpacks_dir, s) < 0)
+                return NULL;
+        return access(detect, X_OK) == 0 ? s : NULL;
+}
+
+static int name_cmp(const void *x, const void *y)
+{
+        return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* "make, nodejs, ..." for an error message. */
+static char *builtin_buildpacks_list(const struct api *a)
+{
+        struct strbuf sb = STRBUF_INIT;
+        DIR *d = opendir(a->buildpacks_dir);
+        char *names[32];
+        size_t n = 0;
+        for (struct dirent *de; d && n < ELEMENTSOF(names) && (de = readdir(d));)
+                if (de->d_name[0] != '.' && builtin_buildpack(a, de->d_name) &&
+                    (names[n] = strdup(de->d_name)))
+                        n++;
+        if (d)
+                closedir(d);
+        qsort(names, n, sizeof(char *), name_cmp);
+        for (size_t i = 0; i < n; i++) {
+                (void)strbuf_addf(&sb, "%s%s", sb.len ? ", " : "", names[i]);
+                free(names[i]);
+        }
+        return strbuf_detach(&sb, NULL);
 }
 
 static unsigned h_buildpacks_set(struct call *c)
@@ -974,11 +1015,17 @@ static unsigned h_buildpacks_set(struct call *c)
                 json_t *b = json_object_get(u, "buildpack");
                 if (!json_is_string(b))
                         return fail(c, 400, "each update wants {\"buildpack\": \"...\"}");
-                if (!buildpack_valid(json_string_value(b)))
+                const char *v = json_string_value(b);
+                if (strstr(v, "://") && !buildpack_valid(v))
+                        return fail(c, 422, "buildpack URL \"%s\" is not one git can clone", v);
+                if (!strstr(v, "://") && !(v = builtin_buildpack(c->api, v))) {
+                        _cleanup_free_ char *names = builtin_buildpacks_list(c->api);
                         return fail(c, 422,
-                                    "buildpack \"%s\" is neither a built-in name nor a URL",
-                                    json_string_value(b));
-                urls[l.n++] = json_string_value(b);
+                                    "there is no built-in buildpack \"%s\"; the built-in ones "
+                                    "are %s; or give a git URL",
+                                    json_string_value(b), names ? names : "none");
+                }
+                urls[l.n++] = v;
         }
         l.urls = (char **)urls;
         int r = store_buildpacks_set(c->api->store, app->id, &l);

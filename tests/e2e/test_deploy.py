@@ -487,6 +487,25 @@ class BuildpackApiTest(DeployTestCase):
         for gone in ("debug.log", "sub/deep.log", "secret/key", "docs/a.md"):
             self.assertNotIn(gone, present)
 
+    def test_buildpack_names_are_checked(self):
+        self.create_app("bpnames")
+        # Heroku's names of the built-in ones are taken as those
+        self.assertEqual(self.pier_ok("buildpacks:set", "heroku/python", "-a", "bpnames"),
+                         "Buildpack set. Next release on bpnames will use python.\n"
+                         "Run `git push pier main` to create a new release using this "
+                         "buildpack.\n")
+        for bad in ("bogus", "heroku/ruby", "../python"):
+            self.pier_fails("buildpacks:add", bad, "-a", "bpnames",
+                            message="there is no built-in buildpack \"%s\"; the built-in ones "
+                                    "are make, nodejs, procfile, python, static; or give a git "
+                                    "URL" % bad)
+        self.pier_fails("buildpacks:add", "https://x.test/-u ../bp", "-a", "bpnames",
+                        message="buildpack URL \"https://x.test/-u ../bp\" is not one git can "
+                                "clone")
+        self.pier_ok("buildpacks:add", "https://example.com/bp.git", "-a", "bpnames")
+        self.assertEqual(self.pier_ok("buildpacks", "-a", "bpnames"),
+                         "=== bpnames Buildpack URLs\n1. python\n2. https://example.com/bp.git\n")
+
     def test_buildpacks_set_and_dot_buildpacks(self):
         self.create_app("bpsel")
         # a Procfile app that also has a Makefile: auto-detect would pick make
@@ -520,6 +539,21 @@ class BuiltinBuildpacksTest(DeployTestCase):
                               stdout=subprocess.PIPE).stdout.decode()
         self.assertIn("pierhello", site)
         self.assertTrue(os.path.isfile(os.path.join(files, ".profile.d", "python.sh")))
+
+    def test_python_app_py_alone(self):
+        # No Procfile, no requirements.txt: app.py is enough, and the
+        # buildpack's default web process runs it.
+        self.create_app("pyalone")
+        repo = self.make_repo(files={"app.py": (
+            b"import http.server, os\n"
+            b"http.server.HTTPServer(('', int(os.environ['PORT'])),\n"
+            b"                       http.server.SimpleHTTPRequestHandler).serve_forever()\n")})
+        out = self.push_ok(repo, "pyalone")
+        self.assertIn("-----> Python app detected", self.remote_lines(out), out)
+        self.assertIn("Launching... done, v2", out)
+        slug = self.api_ok("GET", "/apps/pyalone/slugs/%s"
+                           % self.release("pyalone", 2)["slug"]["id"])
+        self.assertEqual(slug["process_types"], {"web": "python app.py"})
 
     def test_nodejs_with_express_from_npm(self):
         files = self.deploy("nodejs", "nodeapp", "Node.js")
