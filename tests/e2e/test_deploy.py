@@ -540,6 +540,20 @@ class BuiltinBuildpacksTest(DeployTestCase):
         self.assertIn("pierhello", site)
         self.assertTrue(os.path.isfile(os.path.join(files, ".profile.d", "python.sh")))
 
+    def test_python_second_push_copies_the_cached_virtualenv(self):
+        self.create_app("pytwice")
+        repo = self.make_repo("python")
+        self.assertNotIn("Copied from the build cache", self.push_ok(repo, "pytwice"))
+        self.commit(repo, "again", files={"NOTE": b"2\n"})
+        out = self.push_ok(repo, "pytwice")
+        self.assertIn("       Copied from the build cache", self.remote_lines(out), out)
+        files = self.slug_dir("pytwice", 3)
+        site = subprocess.run(["sh", "-c", "ls %s/.venv/lib/python3*/site-packages" % files],
+                              stdout=subprocess.PIPE).stdout.decode()
+        self.assertIn("pierhello", site)
+        with open(os.path.join(files, ".venv", "bin", "pip")) as f:
+            self.assertEqual(f.readline(), "#!/app/.venv/bin/python3\n")
+
     def test_python_app_py_alone(self):
         # No Procfile, no requirements.txt: app.py is enough, and the
         # buildpack's default web process runs it.
