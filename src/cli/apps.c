@@ -174,6 +174,10 @@ int cmd_apps_rename(struct cli *cli)
         r = cli_app(cli, &old);
         if (r < 0)
                 return r;
+        if (streq(old, new_name)) {
+                cli_error("%s is already called %s", old, new_name);
+                return -EEXIST;
+        }
         r = app_path(old, "", &path);
         if (r < 0)
                 return r;
@@ -199,6 +203,10 @@ int cmd_apps_rename(struct cli *cli)
                 if (r >= 0 && !cli->json)
                         printf("Git remote %s updated\n", GIT_REMOTE);
         }
+        /* Heroku's words: other checkouts still point at the old name. */
+        if (r >= 0 && !cli->json)
+                printf("!    Don't forget to update git remotes for all other local checkouts "
+                       "of the app.\n");
         json_decref(app);
         return r;
 }

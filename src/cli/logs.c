@@ -343,8 +343,11 @@ int cmd_logs(struct cli *cli)
 
         if (cli->argc > 0)
                 return cli_usage_error(cli, "logs takes no arguments");
-        if (num && (safe_atoi64(num, &limit) < 0 || limit < 1 || limit > LOGS_MAX))
-                return cli_usage_error(cli, "-n needs a number of lines, 1 to %d", LOGS_MAX);
+        if (num && (safe_atoi64(num, &limit) < 0 || limit < 1))
+                return cli_usage_error(cli, "-n needs a number of lines (at most %d are kept)",
+                                       LOGS_MAX);
+        if (limit > LOGS_MAX)
+                limit = LOGS_MAX; /* as Heroku: all there is */
         if (source && !streq(source, "app") && !streq(source, "heroku"))
                 return cli_usage_error(cli, "-s needs a source: app or heroku");
         if (dyno && ps)

@@ -10,6 +10,10 @@ NO_APP = ("no app specified. Run this command from an app folder or specify whic
           "to use with --app APP.")
 
 
+
+WARN_OTHER_CHECKOUTS = ("!    Don't forget to update git remotes for all other local checkouts of "
+                        "the app.\n")
+
 class AppsApiTest(PierTestCase):
     def test_create_with_name(self):
         app = self.create_app("myapp")
@@ -202,7 +206,8 @@ class AppsCliTest(PierTestCase):
         self.set_config("oldname", {"A": "1"})
         rels = self.releases("oldname")
         out = self.pier_ok("apps:rename", "newname", "-a", "oldname")
-        self.assertEqual(out, "Renaming oldname to newname... done\n" + self.urls_line("newname"))
+        self.assertEqual(out, "Renaming oldname to newname... done\n" + self.urls_line("newname")
+                         + WARN_OTHER_CHECKOUTS)
         self.assertError(self.api("GET", "/apps/oldname"), 404, "not_found", "old name")
         self.assertEqual(self.releases("newname"), rels)
         self.assertEqual(self.pier_ok("config:get", "A", "-a", "newname"), "1\n")
@@ -294,7 +299,9 @@ class GitRemoteTest(PierTestCase):
         out = self.pier_ok("apps:rename", "gitnew", cwd=repo)
         app = self.api_ok("GET", "/apps/gitnew")
         self.assertEqual(out, "Renaming gitold to gitnew... done\n%s | %s\nGit remote pier updated\n"
-                         % (app["web_url"], app["git_url"]))
+                         % (app["web_url"], app["git_url"]) + WARN_OTHER_CHECKOUTS)
+        self.pier_fails("apps:rename", "gitnew", cwd=repo,
+                        message="gitnew is already called gitnew")
         self.assertEqual(self.remote_url(repo), app["git_url"])
         self.assertTrue(self.pier_ok("apps:info", cwd=repo).startswith("=== gitnew\n"))
 
