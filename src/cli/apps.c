@@ -1,9 +1,12 @@
-/* apps, apps:create, apps:info, apps:rename, apps:destroy. */
+/* apps, apps:create, apps:info, apps:open, apps:rename, apps:destroy. */
 
 #include <errno.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -158,6 +161,44 @@ int cmd_apps_info(struct cli *cli)
 out:
         json_decref(app);
         return r;
+}
+
+/* Heroku's `open`: the app's URL in a browser when there is a desktop
+ * session to show one; the URL is printed either way (a server has no
+ * browser, and the URL is what one wants there). */
+int cmd_apps_open(struct cli *cli)
+{
+        _cleanup_free_ char *path = NULL;
+        const char *name;
+        json_t *app = NULL;
+        int r;
+
+        if (cli->argc > 0)
+                return cli_usage_error(cli, "apps:open takes no arguments; use --app NAME");
+        r = cli_app(cli, &name);
+        if (r >= 0)
+                r = app_path(name, "", &path);
+        if (r >= 0)
+                r = api_call(cli, "GET", path, NULL, &app, NULL);
+        if (r < 0)
+                return r;
+        const char *url = get_str(app, "web_url");
+        if (!*url) {
+                json_decref(app);
+                cli_error("pierd sent no web_url for %s", name);
+                return -EBADMSG;
+        }
+        printf("%s\n", url);
+        fflush(stdout);
+        const char *display = getenv("DISPLAY"), *wayland = getenv("WAYLAND_DISPLAY");
+        if ((display && *display) || (wayland && *wayland)) {
+                char *argv[] = {"xdg-open", (char *)url, NULL};
+                pid_t pid;
+                if (posix_spawnp(&pid, "xdg-open", NULL, NULL, argv, environ) == 0)
+                        (void)waitpid(pid, NULL, 0);
+        }
+        json_decref(app);
+        return 0;
 }
 
 int cmd_apps_rename(struct cli *cli)

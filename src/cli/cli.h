@@ -258,6 +258,7 @@ int cmd_authorizations_revoke(struct cli *cli);
 int cmd_apps(struct cli *cli);
 int cmd_apps_create(struct cli *cli);
 int cmd_apps_info(struct cli *cli);
+int cmd_apps_open(struct cli *cli);
 int cmd_apps_rename(struct cli *cli);
 int cmd_apps_destroy(struct cli *cli);
 

@@ -44,6 +44,10 @@ static const struct cli_command commands[] = {
      "git remote `pier` for the app (or points it there).",
      NULL, 0},
     {"apps:info", cmd_apps_info, "apps:info", "show an app", NULL, NULL, CMD_APP},
+    {"apps:open", cmd_apps_open, "apps:open", "open the app in a web browser",
+     "Prints the app's URL, and opens it with xdg-open when there is a desktop\n"
+     "session (DISPLAY or WAYLAND_DISPLAY).  Also `pier open`.",
+     NULL, CMD_APP},
     {"apps:rename", cmd_apps_rename, "apps:rename NEWNAME", "rename an app",
      "Updates the git remote `pier` when it pointed at the old name.", NULL, CMD_APP},
     {"apps:destroy", cmd_apps_destroy, "apps:destroy --confirm NAME",
@@ -217,6 +221,7 @@ static const struct {
     {"create", "apps:create"},
     {"destroy", "apps:destroy"},
     {"info", "apps:info"},
+    {"open", "apps:open"},
     {"rename", "apps:rename"},
     {"config:add", "config:set"},
     {"config:remove", "config:unset"},

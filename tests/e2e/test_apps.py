@@ -214,6 +214,14 @@ class AppsCliTest(PierTestCase):
         self.pier_fails("apps:info", "-a", "oldname",
                         message=self.api("GET", "/apps/oldname").json()["message"])
 
+    def test_open_prints_the_url(self):
+        app = self.create_app("opener")
+        for cmd in ("open", "apps:open"):
+            self.assertEqual(self.pier_ok(cmd, "-a", "opener", env={"DISPLAY": None,
+                                                                    "WAYLAND_DISPLAY": None}),
+                             app["web_url"] + "\n")
+        self.pier_fails("open", "-a", "nosuchapp", contains="nosuchapp")
+
     def test_rename_refused(self):
         self.create_app("first")
         self.create_app("second")
