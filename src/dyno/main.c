@@ -435,6 +435,25 @@ static void add_stack(struct argv *a)
         }
 }
 
+/* A memfd, inherited across exec, holding the host's PATH plus LINE: bwrap
+ * --ro-bind-data FD reads it.  -errno on failure. */
+static int etc_with_line(const char *path, const char *line)
+{
+        _cleanup_close_ int fd = memfd_create("pier-dyno-etc", 0);
+        if (fd < 0)
+                return -errno;
+        _cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
+        char buf[65536];
+        ssize_t n;
+        while (in >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+                if (write(fd, buf, (size_t)n) != n)
+                        return -EIO;
+        size_t len = strlen(line);
+        if (write(fd, line, len) != (ssize_t)len || lseek(fd, 0, SEEK_SET) < 0)
+                return -EIO;
+        return TAKE_FD(fd);
+}
+
 /* bwrap's options (a memfd gives them to bwrap, see run_isolated()). */
 static int bwrap_options(const struct options *o, const char *app_src, const struct dyno_env *env,
                          struct argv *a)
@@ -450,6 +469,26 @@ static int bwrap_options(const struct options *o, const char *app_src, const str
         if (!o->tty)
                 argv_add(a, "--new-session");
         add_stack(a);
+        /* The app's uid gets a name in there (whoami, bash's prompt: not
+         * "I have no name!"): the host's passwd and group plus "dyno". */
+        char line[128];
+        (void)snprintf(line, sizeof(line), "dyno:x:%u:%u:pier dyno:/app:/bin/bash\n",
+                       (unsigned)o->uid, (unsigned)o->uid);
+        int pfd = etc_with_line("/etc/passwd", line);
+        (void)snprintf(line, sizeof(line), "dyno:x:%u:\n", (unsigned)o->uid);
+        int gfd = etc_with_line("/etc/group", line);
+        if (pfd >= 0 && gfd >= 0) {
+                argv_add(a, "--perms");
+                argv_add(a, "0644");
+                argv_add(a, "--ro-bind-data");
+                argv_addf(a, "%d", pfd);
+                argv_add(a, "/etc/passwd");
+                argv_add(a, "--perms");
+                argv_add(a, "0644");
+                argv_add(a, "--ro-bind-data");
+                argv_addf(a, "%d", gfd);
+                argv_add(a, "/etc/group");
+        }
         argv_add(a, "--proc");
         argv_add(a, "/proc");
         argv_add(a, "--dev");

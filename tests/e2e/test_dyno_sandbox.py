@@ -326,7 +326,7 @@ class DynoSandboxTest(unittest.TestCase):
         os.chmod(os.path.join(slug, "private"), 0o700)
         other = self.make_slug("other-app", files={"config.txt": "other\n"})
         script = "; ".join([
-            "id -u; id -g",
+            "id -u; id -g; id -un; id -gn; echo ~dyno",
             "cat /app/private/secret.txt 2>/dev/null && echo READ-SECRET",
             "ls /app/private 2>/dev/null && echo LISTED-SECRET",
             "for p in %s %s %s %s /root /home /var /srv /run /mnt /opt /media /boot; do "
@@ -340,7 +340,8 @@ class DynoSandboxTest(unittest.TestCase):
         ])
         rc, out, err = self.run_dyno(slug, script)
         self.assertEqual(rc, 0, err)
-        self.assertEqual(out, "%d\n%d\nno-caps\nno-new-privs\ndone\n" % (self.uid, self.uid))
+        self.assertEqual(out, "%d\n%d\ndyno\ndyno\n/app\nno-caps\nno-new-privs\ndone\n"
+                         % (self.uid, self.uid))
         self.assertFalse(os.path.exists("/etc/pier-e2e") or os.path.exists("/usr/pier-e2e"))
 
     def test_only_the_dynos_processes_are_visible(self):
