@@ -842,7 +842,6 @@ static int post_release(struct build *b)
                 return -ENOMEM;
         }
 
-        output_step_begin("Launching...");
         r = api_call(&b->api, "POST", path, body, &status, &reply, &err);
         json_decref(body);
         if (r < 0) {
@@ -864,12 +863,14 @@ static int post_release(struct build *b)
         bool pending = json_is_string(json_object_get(reply, "status")) &&
                        streq(json_string_value(json_object_get(reply, "status")), "pending");
         json_decref(reply);
+        /* The release command first (its own step), then "Launching..."
+         * until the web dynos are up. */
         if (pending) {
                 r = wait_for_release_command(b);
                 if (r < 0)
                         return r; /* pierd marked it failed */
-                output_step_begin("Launching...");
         }
+        output_step_begin("Launching...");
         r = wait_for_web(b);
         if (r < 0) {
                 /* The previous release stays current: this one is failed. */

@@ -504,7 +504,7 @@ class WebDynoTest(DynoTestCase):
         self.assertTrue(heroku and all(" heroku[" in l for l in heroku), heroku)
         self.assertEqual(self.pier_json("logs", "--json", "-n", "2", "-a", app),
                          self.log_lines(app, 2))
-        self.pier_fails("logs", "-n", "1501", "-a", app, contains="1 to 1500")
+        self.pier_fails("logs", "-n", "-1", "-a", app, contains="at most 1500 are kept")
 
     def test_app_without_deploy_has_no_dynos(self):
         app = self.new_app("empty")
