@@ -266,7 +266,7 @@ class DynoCliTest(PierTestCase):
         self.fails("ps:restart", "web.x", "-a", "myapp", contains="neither a process type")
         self.fails("ps:stop", "-a", "myapp", contains="which dynos?")
         self.fails("ps", "web.1", "-a", "myapp", contains="not a process type")
-        self.fails("logs", "-n", "0", "-a", "myapp", contains="1 to 1500")
+        self.fails("logs", "-n", "0", "-a", "myapp", contains="at most 1500 are kept")
         self.fails("logs", "-d", "web", "-p", "web", "-a", "myapp", contains="not both")
         self.fails("logs", "extra", "-a", "myapp", contains="no arguments")
         self.fails("logs", "-s", "router", "-a", "myapp", contains="app or heroku")
