@@ -732,7 +732,8 @@ static void print_release_output(struct build *b, const char *lpath, char **curs
                         found = true;
                 }
         if (!found && dyno[0] && !*told_missing) {
-                output_detail("(some lines are not shown: more came at once than the log keeps)");
+                output_detail("(some lines may be missing here: more came at once than the log "
+                              "keeps)");
                 *told_missing = true;
         }
         char marker[80], prefix[48];

@@ -194,8 +194,8 @@ static size_t on_tail_data(const char *data, size_t len, void *ud)
                         lg->expect_usec = 0;
                         if (usec == expected)
                                 continue; /* read last time */
-                        printf("(some lines are not shown: more came at once than the log "
-                               "keeps)\n");
+                        printf("(some lines may be missing here: more came at once than "
+                               "the log keeps)\n");
                 }
                 if (usec > 0) {
                         lg->last_usec = usec;
@@ -417,10 +417,10 @@ int release_follow(struct cli *cli, const char *app, int64_t version, bool after
                         fflush(stdout);
                         lg.header = NULL;
                 }
-                /* Every line the command wrote before pierd marked the
-                 * release is in the log by then: one more read after. */
-                /* From the last line read on, to see that none went
-                 * between two reads. */
+                /* From the last line read on, to see whether lines went
+                 * between two reads.  Every line the command wrote before
+                 * pierd marked the release is in the log by then: one more
+                 * read after that. */
                 char query[96];
                 lg.expect_usec = lg.read_any ? lg.last_usec : 0;
                 snprintf(query, sizeof(query), "/log-stream?lines=%d&since=%lld", LOGS_MAX,

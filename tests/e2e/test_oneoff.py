@@ -223,7 +223,7 @@ class OneOffTest(DynoTestCase):
         app = self.new_app("relflood")
         repo = self.make_repo("procfile", name="repo-" + app, files={"Procfile": (
             "web: %s\nrelease: seq 1 5000\n" % PROCFILE_WEB).encode()})
-        notice = "(some lines are not shown: more came at once than the log keeps)"
+        notice = "(some lines may be missing here: more came at once than the log keeps)"
         lines = self.remote_lines(self.push_ok(repo, app))
         self.assertIn("       " + notice, lines)
         # the notice stands where lines went missing, and the last came
