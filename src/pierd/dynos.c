@@ -1371,9 +1371,23 @@ void supervisor_app_removed(struct supervisor *sup, const char *app_id)
         struct app_rt *a = app_find(sup, app_id);
         if (!a)
                 return;
-        for (struct dyno *d = a->dynos; d; d = d->next)
+        /* The app is gone, and so are its dynos at once: killed, reaped (no
+         * zombies) and their cgroups removed, as at shutdown. */
+        for (struct dyno *d = a->dynos; d; d = d->next) {
+                if (d->pid <= 0)
+                        continue;
                 signal_dyno(d, SIGKILL);
+                (void)waitpid(d->pid, NULL, 0);
+                d->pid = 0;
+                if (!sup->cfg.unisolated)
+                        remove_cgroup(sup, d->cgroup);
+        }
+        char parent[160];
+        snprintf(parent, sizeof(parent), "%s/%s", sup->cgroup_root, app_id);
+        if (!sup->cfg.unisolated)
+                remove_cgroup(sup, parent);
         app_rt_free(a);
+        record_unisolated(sup);
         table_changed(sup);
 }
 

@@ -711,12 +711,14 @@ void git_request_free(struct git_request *g)
 
 void git_remove_app_data(const struct git_env *env, const char *app_id)
 {
-        _cleanup_free_ char *repo = NULL, *cache = NULL, *slugs = NULL;
+        _cleanup_free_ char *repo = NULL, *cache = NULL, *slugs = NULL, *run = NULL;
         if (asprintf(&repo, "%s/repos/%s.git", env->home, app_id) < 0 ||
             asprintf(&cache, "%s/cache/%s", env->home, app_id) < 0 ||
-            asprintf(&slugs, "%s/slugs/%s", env->home, app_id) < 0)
+            asprintf(&slugs, "%s/slugs/%s", env->home, app_id) < 0 ||
+            asprintf(&run, "%s/run/%s", env->home, app_id) < 0)
                 return;
-        const char *argv[] = {"rm", "-rf", "--one-file-system", "--", repo, cache, slugs, NULL};
+        const char *argv[] = {"rm", "-rf", "--one-file-system", "--", repo, cache, slugs,
+                              run,  NULL};
         struct spawn_opts o = {.argv = argv, .stdin_fd = -1, .stdout_fd = -1,
                                .stderr_fd = STDERR_FILENO};
         pid_t pid;

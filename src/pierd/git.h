@@ -52,6 +52,7 @@ void git_resume_all(void);
  * and are reaped by init). */
 void git_forget_children(void);
 
-/* Removes everything on disk of an app (repo, cache, slugs, builds) in a
- * child process, so the loop does not wait for a big tree to go. */
+/* Removes everything on disk of an app (repo, cache, slugs, unpacked
+ * releases) in a child process, so the loop does not wait for a big tree
+ * to go. */
 void git_remove_app_data(const struct git_env *env, const char *app_id);

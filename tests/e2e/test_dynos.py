@@ -704,6 +704,21 @@ class ScaleTest(DynoTestCase):
             self.assertTrue(self.pierd.running, "pierd died: %s" % self.pierd.current_log())
         self.wait_dynos(app, {"web": 1}, version=3)
 
+    def test_destroy_leaves_no_process_zombie_cgroup_or_files(self):
+        app = self.deploy("destroyed", "procfile")
+        self.scale(app, web=2)
+        self.wait_dynos(app, {"web": 2})
+        app_id = self.apps[app]
+        self.assertTrue(app_cgroups(app_id))
+        run_dir = os.path.join(self.pierd.home, "run", app_id)
+        self.assertTrue(os.path.isdir(run_dir))
+        self.pier_ok("apps:destroy", "-a", app, "--confirm", app)
+        self.assertEqual(app_processes(app, lambda argv: True), [])
+        self.assertEqual(zombies_of(self.pierd.pid), [])
+        self.wait_for("cgroups and files gone", lambda: not app_cgroups(app_id)
+                      and not os.path.exists(run_dir), timeout=10)
+        self.assertTrue(self.pierd.running)
+
     def test_restart_then_stop_leaves_one_dyno(self):
         app = self.deploy("restop", "procfile")
         self.wait_dynos(app, {"web": 1})
