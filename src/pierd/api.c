@@ -951,6 +951,9 @@ static bool buildpack_valid(const char *s)
         size_t n = strlen(s);
         if (n == 0 || n > 1024 || s[0] == '-' || strstr(s, ".."))
                 return false;
+        /* What pier-build clones (src/builder/bpspec.c). */
+        if (!strneq(s, "https://", 8) && !strneq(s, "http://", 7) && !strneq(s, "git://", 6))
+                return false;
         for (size_t i = 0; i < n; i++)
                 if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
                         return false;
@@ -1017,7 +1020,10 @@ static unsigned h_buildpacks_set(struct call *c)
                         return fail(c, 400, "each update wants {\"buildpack\": \"...\"}");
                 const char *v = json_string_value(b);
                 if (strstr(v, "://") && !buildpack_valid(v))
-                        return fail(c, 422, "buildpack URL \"%s\" is not one git can clone", v);
+                        return fail(c, 422,
+                                    "buildpack URL \"%s\" is not one pier can clone: give an "
+                                    "https://, http:// or git:// URL",
+                                    v);
                 if (!strstr(v, "://") && !(v = builtin_buildpack(c->api, v))) {
                         _cleanup_free_ char *names = builtin_buildpacks_list(c->api);
                         return fail(c, 422,

@@ -499,9 +499,10 @@ class BuildpackApiTest(DeployTestCase):
                             message="there is no built-in buildpack \"%s\"; the built-in ones "
                                     "are make, nodejs, procfile, python, static; or give a git "
                                     "URL" % bad)
-        self.pier_fails("buildpacks:add", "https://x.test/-u ../bp", "-a", "bpnames",
-                        message="buildpack URL \"https://x.test/-u ../bp\" is not one git can "
-                                "clone")
+        for url in ("https://x.test/-u ../bp", "file:///tmp/bp", "ssh://x.test/bp"):
+            self.pier_fails("buildpacks:add", url, "-a", "bpnames",
+                            message="buildpack URL \"%s\" is not one pier can clone: give an "
+                                    "https://, http:// or git:// URL" % url)
         self.pier_ok("buildpacks:add", "https://example.com/bp.git", "-a", "bpnames")
         self.assertEqual(self.pier_ok("buildpacks", "-a", "bpnames"),
                          "=== bpnames Buildpack URLs\n1. python\n2. https://example.com/bp.git\n")
