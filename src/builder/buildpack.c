@@ -156,10 +156,20 @@ static int fetch_git(struct build *b, const struct bp_spec *spec, char **ret_dir
         const char *full[] = {"git", GIT_PROTOCOLS, "clone",           "--quiet",
                               "--",  spec->url,     "/buildpack/full", NULL};
 #undef GIT_PROTOCOLS
-        const char *checkout[] = {
-            "git",      "-C",      "/buildpack/full", "-c",      "advice.detachedHead=false",
-            "checkout", "--quiet", "--detach",        spec->ref, "--",
+        /* A branch is origin/REF in the clone (REF alone would make git
+         * guess a local branch, which --detach refuses); a tag or a commit
+         * is REF. */
+        _cleanup_free_ char *origin_ref = NULL;
+        if (spec->ref && asprintf(&origin_ref, "origin/%s", spec->ref) < 0)
+                return -ENOMEM;
+        const char *checkout_branch[] = {
+            "git",      "-C",      "/buildpack/full", "-c",       "advice.detachedHead=false",
+            "checkout", "--quiet", "--detach",        origin_ref, "--",
             NULL};
+        const char *checkout[] = {
+            "git",      "-C",      "/buildpack/full", "-c",       "advice.detachedHead=false",
+            "checkout", "--quiet", "--no-guess",      "--detach", spec->ref,
+            "--",       NULL};
         const char *sub = "src";
         int r;
 
@@ -179,7 +189,9 @@ static int fetch_git(struct build *b, const struct bp_spec *spec, char **ret_dir
                 output_detail("A shallow clone did not work; fetching the whole history");
                 r = run_simple(b, top, true, true, spec->ref ? full_ref : full,
                                "git clone of the buildpack", false);
-                if (r >= 0 && spec->ref)
+                if (r >= 0 && spec->ref &&
+                    run_simple(b, top, true, true, checkout_branch,
+                               "git checkout of the buildpack's branch", true) < 0)
                         r = run_simple(b, top, true, true, checkout,
                                        "git checkout of the buildpack's ref", false);
                 sub = "full";

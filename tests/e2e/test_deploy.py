@@ -469,6 +469,23 @@ class BuildpackApiTest(DeployTestCase):
                            % self.release("fromgit", 2)["slug"]["id"])
         self.assertEqual(slug["process_types"], {"worker": "sleep 1000"})
 
+        # URL#branch and URL#tag over dumb HTTP (no shallow clone there)
+        bare = os.path.join(served, "bp.git")
+        for args in (["checkout", "-q", "-b", "other"],):
+            self.assertEqual(self.git(*args, cwd=bp)[0], 0)
+        self.commit(bp, "other", files={"bin/compile": (
+            b"#!/bin/sh\necho '       compiled on the other branch'\n", 0o755)})
+        for args in (["tag", "v1"], ["push", "-q", bare, "other", "v1"]):
+            rc, out, err = self.git(*args, cwd=bp)
+            self.assertEqual(rc, 0, err)
+        self.assertEqual(self.git("update-server-info", cwd=bare)[0], 0)
+        for ref in ("other", "v1"):
+            self.pier_ok("buildpacks:set", "http://127.0.0.1:%d/bp.git#%s" % (port, ref),
+                         "-a", "fromgit")
+            self.commit(repo, "with " + ref, files={"README": ref.encode()})
+            lines = self.remote_lines(self.push_ok(repo, "fromgit"))
+            self.assertIn("       compiled on the other branch", lines, ref)
+
     def test_slugignore(self):
         self.create_app("ignored")
         repo = self.make_repo("procfile", files={
