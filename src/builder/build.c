@@ -894,6 +894,12 @@ static int post_release(struct build *b)
         return 0;
 }
 
+static const char *still_serving(json_int_t old_up)
+{
+        return old_up ? "the previous release keeps serving"
+                      : "no earlier release is up to serve instead";
+}
+
 /* The web dynos of the new release are up: only then is the push done
  * (SPEC §4, preboot).  When they do not come up, the old ones keep serving
  * and the push says so. */
@@ -922,14 +928,27 @@ static int wait_for_web(struct build *b)
         if (want <= 0)
                 return 0; /* nothing to wait for */
 
-        int64_t deadline = mono_usec() + (int64_t)(b->cfg->boot_timeout + 15) * 1000000;
+        int64_t start = mono_usec(),
+                deadline = start + (int64_t)(b->cfg->boot_timeout + 15) * 1000000;
+        bool hinted = false;
+        json_int_t old_up = 0;
         while (mono_usec() < deadline) {
+                /* A long wait says what it waits for (a web process that
+                 * listens on another port than $PORT is the usual cause). */
+                if (!hinted && mono_usec() - start > 10 * 1000000) {
+                        output_detail("waiting for the web dynos to listen on $PORT: they have "
+                                      "%u s (then Error R10)",
+                                      b->cfg->boot_timeout);
+                        output_step_begin("Launching...");
+                        hinted = true;
+                }
                 reply = NULL;
                 err = NULL;
                 r = api_call(&b->api, "GET", dpath, NULL, &status, &reply, &err);
                 free(err);
                 json_int_t up = 0;
                 const char *crashed = NULL;
+                old_up = 0;
                 if (r >= 0 && status == 200 && json_is_array(reply))
                         json_array_foreach(reply, i, it) {
                                 json_t *rel = json_object_get(json_object_get(it, "release"),
@@ -940,6 +959,9 @@ static int wait_for_web(struct build *b)
                                 /* A newer release (a config change made
                                  * meanwhile) replaces ours: its dynos do. */
                                 json_int_t v = json_integer_value(rel);
+                                if (type && state && streq(type, "web") && v < b->release_version &&
+                                    streq(state, "up"))
+                                        old_up++;
                                 if (!type || !state || !streq(type, "web") ||
                                     v < b->release_version)
                                         continue;
@@ -950,10 +972,8 @@ static int wait_for_web(struct build *b)
                                         crashed = json_string_value(json_object_get(it, "name"));
                         }
                 if (crashed) {
-                        output_step_end(" failed: %s of v%" PRId64
-                                        " crashed while starting; the previous release keeps "
-                                        "serving",
-                                        crashed, b->release_version);
+                        output_step_end(" failed: %s of v%" PRId64 " crashed while starting; %s",
+                                        crashed, b->release_version, still_serving(old_up));
                         output_detail("see why with: pier logs -a %s", b->cfg->app_name);
                         json_decref(reply);
                         return -ECHILD;
@@ -963,9 +983,8 @@ static int wait_for_web(struct build *b)
                         return 0;
                 usleep(50 * 1000);
         }
-        output_step_end(" failed: the web dynos of v%" PRId64
-                        " did not come up; the previous release keeps serving",
-                        b->release_version);
+        output_step_end(" failed: the web dynos of v%" PRId64 " did not come up; %s",
+                        b->release_version, still_serving(old_up));
         output_detail("see why with: pier logs -a %s", b->cfg->app_name);
         return -ETIMEDOUT;
 }
@@ -1121,7 +1140,12 @@ int build_run(const struct build_config *cfg, const char *commit)
                  * launch) keeps its slug, as its record says. */
                 if (b.slug_path && b.release_version <= 0)
                         (void)unlink(b.slug_path);
-                output_step("Build failed");
+                /* The build itself may have gone well: then the release
+                 * (its release command, its dynos) is what failed. */
+                if (b.release_version > 0)
+                        output_step("Push rejected: v%" PRId64 " failed", b.release_version);
+                else
+                        output_step("Build failed");
                 report_build(&b, "failed");
         }
         build_free(&b);

@@ -309,12 +309,28 @@ class PushTest(DeployTestCase):
         self.assertRegex(out, r"(did not come up|crashed while starting); the previous release "
                               r"keeps serving", out)
         self.assertNotIn("Launching... done", out)
+        self.assertIn("-----> Push rejected: v3 failed", self.remote_lines(out))
+        self.assertNotIn("Build failed", out)
         rels = self.releases("mute")
         self.assertEqual((rels[0]["version"], rels[0]["status"], rels[0]["current"]),
                          (3, "failed", False))
         import urllib.request
         body = urllib.request.urlopen("http://127.0.0.1:%d/" % old_port, timeout=10).read()
         self.assertIn(b"pier sample app: procfile", body)
+
+    def test_first_deploy_whose_web_never_listens_says_why(self):
+        # The usual cause: a web process that listens on its own port, not
+        # $PORT.  A long wait says what it waits for.
+        self.pierd.stop()
+        self.pierd.start(argv=self.pierd.argv() + ["--boot-timeout", "12"])
+        self.create_app("wrongport")
+        repo = self.make_repo(files={"Procfile": b"web: exec sleep 1000\n"})
+        lines = self.remote_lines(self.push_fails(repo, "wrongport"))
+        self.assertIn("       waiting for the web dynos to listen on $PORT: they have 12 s "
+                      "(then Error R10)", lines)
+        self.assertTrue([l for l in lines if l.startswith("-----> Launching... failed: ")
+                         and l.endswith("; no earlier release is up to serve instead")], lines)
+        self.assertEqual(lines[-1], "-----> Push rejected: v2 failed")
 
     def test_bad_procfile_fails_clearly(self):
         self.create_app("badproc")
