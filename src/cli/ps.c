@@ -210,13 +210,17 @@ static int print_dynos(const json_t *dynos)
         for (size_t i = 0; i < n; i++)
                 refs[i] = (struct dyno_ref){json_array_get(dynos, i), i, false};
         qsort(refs, n, sizeof(*refs), dyno_ref_cmp);
-        /* While a deploy replaces web.1, the old and the new web.1 both
-         * run: show the new one, as Heroku does (--json lists both). */
+        /* While a deploy (or a new size) replaces web.1, the old and the
+         * new web.1 both run: show the new one, as Heroku does (--json
+         * lists both).  The newer is of a newer release, or, of the same
+         * release, later in pierd's list (dynos are appended). */
         for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < n && !refs[i].shown; j++)
-                        if (!is_oneoff(refs[i].dyno) &&
+                        if (i != j && !is_oneoff(refs[i].dyno) &&
                             streq(get_str(refs[i].dyno, "name"), get_str(refs[j].dyno, "name")) &&
-                            release_of(refs[j].dyno) > release_of(refs[i].dyno))
+                            (release_of(refs[j].dyno) > release_of(refs[i].dyno) ||
+                             (release_of(refs[j].dyno) == release_of(refs[i].dyno) &&
+                              refs[j].index > refs[i].index)))
                                 refs[i].shown = true;
 
         for (size_t i = 0; i < n && r >= 0; i++) {

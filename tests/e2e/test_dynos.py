@@ -612,6 +612,12 @@ class ScaleTest(DynoTestCase):
                          [("web", "standard-2x"), ("worker", "standard-1x")])
         out = self.pier_ok("ps:resize", "standard-2x", "-a", app)
         self.assertTrue(out.endswith("web     Standard-2X  1\nworker  Standard-2X  1\n"), out)
+        # while the new web.1 replaces the old one, ps shows the new one only
+        both = [d for d in self.dynos(app) if d["name"] == "web.1"]
+        ps = self.pier_ok("ps", "-a", app)
+        self.assertEqual(ps.count("web.1:"), 1, (ps, both))
+        if len(both) == 2:
+            self.assertIn("=== web (Standard-2X)", ps)
 
         # As on Heroku, a new size restarts the dynos with it (its limits
         # are the dyno's: 1 GB, 512 processes).
