@@ -1,5 +1,6 @@
 /* The dyno supervisor; see dynos.h. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -173,6 +174,7 @@ struct supervisor {
         char cgroup_root[64];
         uint64_t spawns;
         struct unpack *unpacks; /* slugs being unpacked */
+        struct rm_child *rms;   /* unpacked releases being removed */
         char *stale[256];       /* cgroups to remove once empty */
         size_t n_stale;
         struct app_rt *apps;
@@ -297,6 +299,7 @@ static int run_oneoff(struct supervisor *sup, const char *app_id, int64_t releas
                       const char *command, const struct run_opts *o,
                       void (*on_exit)(void *ud, int status), void *ud, char *ret_name);
 static void converge_app(struct app_rt *a);
+static void prune_unpacked(struct app_rt *a);
 static void start_queued(struct app_rt *a, int64_t release, bool unpack_failed);
 static void signal_dyno(struct dyno *d, int sig);
 
@@ -1091,6 +1094,104 @@ static int ensure_unpacked(struct app_rt *a, const struct release *rel, char **r
         return -EINPROGRESS;
 }
 
+/* ---- pruning ---- */
+
+struct rm_child {
+        struct rm_child *next;
+        struct supervisor *sup;
+        struct loop_io *io;
+        pid_t pid;
+        int pidfd;
+};
+
+static void rm_child_free(struct rm_child *c)
+{
+        for (struct rm_child **p = &c->sup->rms; *p; p = &(*p)->next)
+                if (*p == c) {
+                        *p = c->next;
+                        break;
+                }
+        loop_io_free(c->io);
+        close(c->pidfd);
+        free(c);
+}
+
+static void on_rm_exit(struct loop_io *io, int fd, uint32_t revents, void *userdata)
+{
+        struct rm_child *c = userdata;
+        if (waitpid(c->pid, NULL, WNOHANG) == 0)
+                return;
+        rm_child_free(c);
+}
+
+/* Unpacked releases that are not current and that no dyno uses go (each
+ * is a whole unpacked slug, one per release, kept for ever otherwise):
+ * renamed away at once, removed by `rm -rf` in the background.  Leftovers
+ * of a pierd that died meanwhile (.gone-*) go with them. */
+static void prune_unpacked(struct app_rt *a)
+{
+        struct supervisor *sup = a->sup;
+        _cleanup_free_ char *parent = NULL;
+        if (asprintf(&parent, "%s/run/%s", sup->home, a->id) < 0)
+                return;
+        DIR *dir = opendir(parent);
+        if (!dir)
+                return;
+        char *gone[16];
+        size_t n = 0;
+        for (struct dirent *de; n < ELEMENTSOF(gone) && (de = readdir(dir));) {
+                int64_t v = 0;
+                bool leftover = strneq(de->d_name, ".gone-", 6);
+                if (!leftover && (de->d_name[0] != 'v' || safe_atoi64(de->d_name + 1, &v) < 0 ||
+                                  v == a->release))
+                        continue;
+                bool used = false;
+                for (struct dyno *d = a->dynos; !leftover && d && !used; d = d->next)
+                        used = d->release == v;
+                for (struct unpack *u = sup->unpacks; !leftover && u && !used; u = u->next)
+                        used = streq(u->app_id, a->id) && u->release == v;
+                if (used)
+                        continue;
+                _cleanup_free_ char *from = NULL;
+                char *to = NULL;
+                if (asprintf(&from, "%s/%s", parent, de->d_name) < 0)
+                        break;
+                if (leftover)
+                        to = TAKE_PTR(from);
+                else if (asprintf(&to, "%s/.gone-%s-%" PRId64, parent, de->d_name, mono_usec()) < 0)
+                        to = NULL;
+                else if (rename(from, to) < 0)
+                        to = mfree(to);
+                if (to)
+                        gone[n++] = to;
+        }
+        closedir(dir);
+        if (n == 0)
+                return;
+        const char *argv[ELEMENTSOF(gone) + 5] = {"rm", "-rf", "--one-file-system", "--"};
+        for (size_t i = 0; i < n; i++)
+                argv[4 + i] = gone[i];
+        struct spawn_opts o = {
+            .argv = argv, .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = STDERR_FILENO};
+        struct rm_child *c = calloc(1, sizeof(*c));
+        int r = c ? spawn(&o, &c->pid, &c->pidfd) : -ENOMEM;
+        if (r >= 0 && loop_add_io(sup->loop, c->pidfd, EPOLLIN, on_rm_exit, c, &c->io) < 0) {
+                (void)waitpid(c->pid, NULL, 0); /* cannot watch it: wait now */
+                close(c->pidfd);
+                r = -EIO;
+        }
+        if (r < 0) {
+                log_warning("%s: removing unpacked releases: %s", a->name, strerror(-r));
+                free(c);
+        } else {
+                c->sup = sup;
+                c->next = sup->rms;
+                sup->rms = c;
+        }
+        for (size_t i = 0; i < n; i++)
+                free(gone[i]);
+}
+
 /* ---- converging ---- */
 
 static struct dyno *find_dyno(struct app_rt *a, const char *name, int64_t release,
@@ -1204,6 +1305,7 @@ static void converge_app(struct app_rt *a)
                 dispatch(d, EV_STOP);
                 d = a->dynos;
         }
+        prune_unpacked(a);
 }
 
 /* One-offs that waited for release `release` to be unpacked: start them
@@ -1612,6 +1714,8 @@ struct supervisor *supervisor_free(struct supervisor *sup)
         }
         while (sup->apps)
                 app_rt_free(sup->apps);
+        while (sup->rms) /* they finish on their own */
+                rm_child_free(sup->rms);
         while (sup->unpacks)
                 unpack_free(sup->unpacks); /* the child finishes on its own */
         for (int i = 0; i < 20 && sup->n_stale; i++) {

@@ -777,6 +777,21 @@ class ScaleTest(DynoTestCase):
 
 class ReleaseTest(DynoTestCase):
 
+    def test_unpacked_releases_no_dyno_uses_are_removed(self):
+        app = self.deploy("prune", "procfile")
+        self.wait_dynos(app, {"web": 1}, version=2)
+        run = os.path.join(self.pierd.home, "run", self.apps[app])
+        self.assertEqual(sorted(os.listdir(run)), ["v2"])
+        self.set_config(app, {"A": "1"})                                 # v3
+        self.wait_dynos(app, {"web": 1}, version=3)
+        self.wait_for("only v3 unpacked", lambda: sorted(os.listdir(run)) == ["v3"],
+                      timeout=STOP_TIMEOUT + 10, app=app)
+        # a one-off of the current release keeps it; the app keeps working
+        res = self.pier("run", "-a", app, "cat Procfile", stdin=None)
+        self.assertEqual(res.code, 0, res)
+        self.assertIn(b"web:", res.out)
+        self.assertTrue(self.answers(self.dynos(app)[0]["port"]))
+
     def test_config_change_during_a_push_launch_is_no_failure(self):
         # v2's web takes a while to bind; a config change meanwhile makes
         # v3 (v2's code), which replaces v2 before it is up.  The push
