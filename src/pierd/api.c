@@ -1871,6 +1871,10 @@ static void on_head_timer(struct loop_timer *t, void *userdata)
                         (void)shutdown(ci->connect_fd, SHUT_RDWR);
                 ac->head_since = 0;
         }
+        /* And MHD runs at least once a second: at its connection limit it
+         * stops listening until its next run, which, once every connection
+         * has gone, nothing else would bring. */
+        loop_timer_set(a->timer, 1);
         loop_timer_set(t, (uint64_t)now + 1000000);
 }
 

@@ -62,6 +62,41 @@ class SlowClientTest(PierTestCase):
             sk.close()
 
 
+class ConnectionLimitTest(PierTestCase):
+    LIMIT = 4000  # API_CONNECTIONS_MAX in src/pierd/api.c
+
+    def test_api_answers_again_after_the_connection_limit(self):
+        # At its limit MHD stops listening until its next run; once every
+        # connection had gone, nothing ran it again and the API was dead.
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        want = self.LIMIT + 300
+        if soft < want:
+            if hard != resource.RLIM_INFINITY and hard < want:
+                self.skipTest("needs %d open files, the hard limit is %d" % (want, hard))
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+        host, port = self.pierd.url.split("://", 1)[1].rsplit(":", 1)
+        socks = []
+        try:
+            for _ in range(self.LIMIT + 100):
+                socks.append(socket.create_connection((host, int(port)), timeout=10))
+            # idle past the head deadline: pierd shuts them all at once
+            time.sleep(SlowClientTest.HEAD_TIMEOUT + 3)
+        finally:
+            for sk in socks:
+                sk.close()
+        deadline = time.monotonic() + 10
+        status = None
+        while status != 200 and time.monotonic() < deadline:
+            try:
+                status = self.api("GET", "/health", token=None, timeout=2).status
+            except OSError as e:  # no answer (yet)
+                status = repr(e)
+                time.sleep(0.2)
+        self.assertEqual(status, 200, "the API did not answer again within 10 s")
+
+
 class AuthTest(PierTestCase):
     PROTECTED = [("GET", "/apps"), ("POST", "/apps"), ("GET", "/account"),
                  ("GET", "/oauth/authorizations")]
