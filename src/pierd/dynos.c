@@ -123,6 +123,7 @@ struct dyno {
         int64_t up_since;
         bool boot_failed;
         bool term_pending; /* SIGTERM after the router let go of it */
+        bool r15;          /* R15 said and SIGKILL sent (memory timer) */
         bool remove_when_down;
         bool restart_when_down;
         int64_t last_r14;
@@ -504,9 +505,10 @@ static void on_dyno_exit(struct loop_io *io, int fd, uint32_t revents, void *use
         bool oom = false;
         if (!d->app->sup->cfg.unisolated) {
                 uint64_t usage, limit;
-                if (dyno_cgroup_memory(d->cgroup, &usage, &limit, &oom) >= 0 && oom)
+                if (dyno_cgroup_memory(d->cgroup, &usage, &limit, &oom) >= 0 && oom && !d->r15)
                         dyno_event_log(d, "Error R15 (Memory quota vastly exceeded) -> "
                                           "Dyno killed at 2x its memory quota");
+                d->r15 = false;
                 /* Leftovers of the dyno: none may survive it. */
                 (void)dyno_cgroup_signal(d->cgroup, SIGKILL, false, NULL);
                 remove_cgroup(d->app->sup, d->cgroup);
@@ -1627,6 +1629,16 @@ static void on_memory_timer(struct loop_timer *t, void *userdata)
                         if (d->state != DS_UP ||
                             dyno_cgroup_memory(d->cgroup, &usage, &limit, &oom) < 0)
                                 continue;
+                        if (oom && !d->r15) {
+                                /* The kernel killed a process at the hard
+                                 * limit (cgroup v1: only the biggest): the
+                                 * whole dyno goes (SPEC §4). */
+                                d->r15 = true;
+                                dyno_event_log(d, "Error R15 (Memory quota vastly exceeded) -> "
+                                                  "Dyno killed at 2x its memory quota");
+                                signal_dyno(d, SIGKILL);
+                                continue;
+                        }
                         if (usage > size_memory(d->size) && now - d->last_r14 > 20 * 1000000LL) {
                                 d->last_r14 = now;
                                 dyno_event_log(d, "Error R14 (Memory quota exceeded)");

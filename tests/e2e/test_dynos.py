@@ -1208,6 +1208,22 @@ class IsolationTest(DynoTestCase):
         self.assertTrue(self.pierd.running)
         self.assert_no_zombies()
 
+    def test_r15_kills_the_whole_dyno(self):
+        # The OOM killer takes the hog only (cgroup v1: the biggest
+        # process); the shell around it must not live on as the dyno.
+        hog = ("sh -c 'python3 -c \"a = [b\\\"x\\\" * (1 << 20) for _ in range(3 * 1024)]\"; "
+               "echo survived-oom; exec sleep 100'")
+        app = self.deploy("hogsh", "procfile", files={"Procfile": (
+            "web: %s\nworker: %s\n" % (PROCFILE_WEB, hog)).encode()})
+        self.scale(app, web=0, worker=1)
+        self.wait_log(app, r"^Error R15 \(Memory quota vastly exceeded\)", "worker.1",
+                      timeout=20)
+        self.wait_log(app, r"^Process exited with status 137$", "worker.1", timeout=5)
+        r15 = [e for e in self.log_events(app, "worker.1", "heroku") if "R15" in e[3]]
+        self.assertEqual(len(r15), 1, r15)
+        self.scale(app, worker=0)
+        self.assertTrue(self.pierd.running)
+
     def test_over_quota_is_r14_and_lives(self):
         # 700 MB: over standard-1x's 512 MB quota, under the 2x kill line.
         hog = ("python3 -c 'import time; a = [b\"x\" * (1 << 20) for _ in range(700)]; "
