@@ -22,13 +22,15 @@
         "digits and underscores (at most 256 characters)"
 #define CONFIG_KEY_MAX 256
 
-#define PROCESS_TYPE_MAX 63
+/* A dyno is named TYPE.N with N up to 100 (the formation's limit), and a
+ * dyno name has at most 63 characters. */
+#define PROCESS_TYPE_MAX 59
 
 /* NULL is not valid. */
 bool app_name_valid(const char *name);
 bool config_key_valid(const char *key);
 
-/* ^[A-Za-z0-9_-]{1,63}$ over exactly len bytes (s need not be
+/* ^[A-Za-z0-9_-]{1,59}$ over exactly len bytes (s need not be
  * NUL-terminated). */
 bool process_type_valid(const char *s, size_t len);
 

@@ -14,7 +14,7 @@
  *
  * Rules: leading/trailing blanks (space, tab, CR, VT, FF) around type and command are
  * trimmed; blank lines and lines starting with '#' are skipped; CRLF line
- * ends are accepted; the type must match ^[A-Za-z0-9_-]{1,63}$ and is stored
+ * ends are accepted; the type must match ^[A-Za-z0-9_-]{1,59}$ and is stored
  * lower-cased; a type may appear only once (case-insensitively); the command
  * is everything after the first ':' and must not be empty.
  */

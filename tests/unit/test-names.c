@@ -105,8 +105,8 @@ static void test_process_type_valid(void)
         CHECK(!process_type_valid("wéb", 4));
 
         memset(t, 'a', sizeof(t));
-        CHECK(process_type_valid(t, 63));
-        CHECK(!process_type_valid(t, 64));
+        CHECK(process_type_valid(t, 59)); /* t.100 is a 63-character dyno name */
+        CHECK(!process_type_valid(t, 60));
 }
 
 static void test_app_name_generate(void)

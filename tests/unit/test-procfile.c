@@ -139,15 +139,15 @@ static void test_type_limits(void)
         char buf[200];
         struct procfile *pf = NULL;
 
-        /* 63 characters is the longest type */
-        memset(buf, 't', 63);
-        memcpy(buf + 63, ": x\n", 5);
+        /* 59 characters is the longest type (its dyno TYPE.100 has 63) */
+        memset(buf, 't', 59);
+        memcpy(buf + 59, ": x\n", 5);
         CHECK(parse(buf, &pf, NULL) == 0);
-        CHECK(pf && pf->n == 1 && strlen(pf->entries[0].type) == 63);
+        CHECK(pf && pf->n == 1 && strlen(pf->entries[0].type) == 59);
         procfile_free(pf);
 
-        memset(buf, 't', 64);
-        memcpy(buf + 64, ": x\n", 5);
+        memset(buf, 't', 60);
+        memcpy(buf + 60, ": x\n", 5);
         pf = NULL;
         CHECK(parse(buf, &pf, NULL) == -EINVAL);
         CHECK(pf == NULL);
