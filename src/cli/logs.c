@@ -33,6 +33,7 @@
 struct logs {
         const char *source, *proc;
         bool json, color;
+        bool tty;                /* stdout is a terminal: control bytes neutered */
         bool message_only;       /* print what follows "SOURCE[PROC]: " */
         const char *dyno_from;   /* release_follow(): the app[api] line naming
                                     the release's dyno starts with this */
@@ -136,6 +137,20 @@ static const char *line_message(const char *line, size_t len, size_t *ret_len)
         return colon + 3;
 }
 
+/* Dyno output may hold any bytes: to a file or a pipe they go as they
+ * are; on a terminal, only its colours do (term_sanitize()), so an app
+ * cannot rewrite what is shown, fake a line or set the clipboard. */
+static void write_out(const struct logs *lg, const char *s, size_t n)
+{
+        struct strbuf sb = STRBUF_INIT;
+        if (lg->tty && term_sanitize(s, n, &sb) == 0) {
+                if (sb.len)
+                        fwrite(sb.buf, 1, sb.len, stdout);
+        } else
+                fwrite(s, 1, n, stdout);
+        strbuf_release(&sb);
+}
+
 static void print_line(struct logs *lg, const char *line, size_t len)
 {
         lg->shown++;
@@ -162,14 +177,13 @@ static void print_line(struct logs *lg, const char *line, size_t len)
         const char *src = color ? memchr(line, ' ', len) : NULL;
         const char *end = src ? memchr(src, ':', len - (size_t)(src - line)) : NULL;
         if (end) {
-                /* Dyno output may hold any bytes: written raw. */
-                fwrite(line, 1, (size_t)(src - line) + 1, stdout);
+                write_out(lg, line, (size_t)(src - line) + 1);
                 fputs(color, stdout);
-                fwrite(src + 1, 1, (size_t)(end - src), stdout);
+                write_out(lg, src + 1, (size_t)(end - src));
                 fputs("\033[0m", stdout);
-                fwrite(end + 1, 1, len - (size_t)(end + 1 - line), stdout);
+                write_out(lg, end + 1, len - (size_t)(end + 1 - line));
         } else
-                fwrite(line, 1, len, stdout);
+                write_out(lg, line, len);
         fputc('\n', stdout);
 }
 
@@ -361,7 +375,8 @@ int cmd_logs(struct cli *cli)
                 return r;
         lg.source = source;
         lg.proc = dyno;
-        lg.color = !lg.json && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+        lg.tty = isatty(STDOUT_FILENO);
+        lg.color = !lg.json && lg.tty && !getenv("NO_COLOR");
 
         r = show_recent(cli, app, &lg, limit);
         if (r >= 0 && cli_opt(cli, "tail"))
@@ -387,6 +402,7 @@ int release_follow(struct cli *cli, const char *app, int64_t version, bool after
         struct logs lg = {.partial = STRBUF_INIT,
                           .source = "app",
                           .message_only = true,
+                          .tty = isatty(STDOUT_FILENO),
                           .header = after_change ? "Running release command..." : NULL};
         lg.proc = lg.release_dyno;
         for (;;) {

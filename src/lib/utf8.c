@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <stdint.h>
 
 #include "lib/strbuf.h"
@@ -54,6 +55,40 @@ bool utf8_valid(const char *s, size_t len)
                 i += n + 1;
         }
         return true;
+}
+
+int term_sanitize(const char *s, size_t len, struct strbuf *out)
+{
+        for (size_t i = 0; i < len;) {
+                unsigned char c = (unsigned char)s[i];
+                size_t n = 1;
+                int r;
+                if (c == 0x1b && i + 1 < len && s[i + 1] == '[') {
+                        while (i + 1 + n < len &&
+                               (isdigit((unsigned char)s[i + 1 + n]) || s[i + 1 + n] == ';'))
+                                n++;
+                        if (i + 1 + n < len && s[i + 1 + n] == 'm') {
+                                r = strbuf_add(out, s + i, n + 2); /* colour */
+                                i += n + 2;
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        n = 1;
+                }
+                if ((c < 0x20 && c != '\t') || c == 0x7f)
+                        r = strbuf_addch(out, '?');
+                else if (c == 0xc2 && i + 1 < len && (unsigned char)s[i + 1] >= 0x80 &&
+                         (unsigned char)s[i + 1] <= 0x9f) {
+                        r = strbuf_addch(out, '?');
+                        n = 2;
+                } else
+                        r = strbuf_add(out, s + i, 1);
+                if (r < 0)
+                        return r;
+                i += n;
+        }
+        return 0;
 }
 
 int utf8_sanitize(const char *s, size_t len, struct strbuf *out)

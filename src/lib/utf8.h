@@ -15,3 +15,10 @@ struct strbuf;
 /* Appends s to out with every byte that does not start a valid sequence
  * replaced by U+FFFD (for JSON, which must be UTF-8).  0 or -ENOMEM. */
 int utf8_sanitize(const char *s, size_t len, struct strbuf *out);
+
+/* Appends s to out fit for a terminal: colour (SGR: ESC [ digits and ';'
+ * then 'm') and tabs stay; every other control character -- C0, DEL, ESC
+ * that starts anything else, C1 as UTF-8 (U+0080..U+009F) -- becomes '?',
+ * so that bytes from an app cannot move the cursor, rewrite the line,
+ * retitle the window or set the clipboard (OSC 52).  0 or -ENOMEM. */
+int term_sanitize(const char *s, size_t len, struct strbuf *out);

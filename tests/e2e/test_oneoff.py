@@ -55,6 +55,33 @@ class OneOffTest(DynoTestCase):
         # the formation was not touched
         self.assertEqual(sorted(d["name"] for d in self.dynos(app)), ["web.1"])
 
+    def test_logs_on_a_terminal_neuter_control_bytes(self):
+        app = self.deploy("ansi", "procfile")
+        self.pier_ok("run", "--detach", "-a", app, "--",
+                     "printf 'ok\\r\\033[2Kfake \\033[31mred\\033[0m \\033]52;c;eA==\\007\\n'")
+        self.wait_log(app, r"^ok\r", proc=None)
+        # piped: the bytes as they are
+        raw = self.pier("logs", "-a", app, "-s", "app").out
+        self.assertIn(b"ok\r\x1b[2Kfake \x1b[31mred\x1b[0m \x1b]52;c;eA==\x07", raw)
+        # on a terminal: colours only
+        master, slave = pty.openpty()
+        p = subprocess.Popen([PIER, "logs", "-a", app, "-s", "app"], stdin=subprocess.DEVNULL,
+                             stdout=slave, stderr=subprocess.PIPE,
+                             env=self.cli_env(env={"NO_COLOR": "1"}))
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        self.assertEqual(p.wait(timeout=20), 0, p.stderr.read())
+        self.assertIn(b"ok??[2Kfake \x1b[31mred\x1b[0m ?]52;c;eA==?", out)
+
     def test_run_before_any_deploy_is_a_clear_error(self):
         app = self.new_app("norel")
         msg = "pier: %s has no release to run yet: deploy it first\n" % app

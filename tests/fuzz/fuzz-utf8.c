@@ -67,5 +67,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         abort();
         }
         strbuf_release(&sb);
+        /* term_sanitize(): no control byte comes out but tab and ESC of
+         * a colour sequence. */
+        struct strbuf tb = STRBUF_INIT;
+        if (term_sanitize((const char *)data, size, &tb) == 0)
+                for (size_t i = 0; i < tb.len; i++) {
+                        unsigned char c = (unsigned char)tb.buf[i];
+                        if (((c < 0x20 && c != '\t' && c != 0x1b) || c == 0x7f) ||
+                            (c == 0x1b && (i + 1 >= tb.len || tb.buf[i + 1] != '[')))
+                                abort();
+                }
+        strbuf_release(&tb);
         return 0;
 }

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "lib/strbuf.h"
 #include "lib/utf8.h"
 #include "lib/util.h"
 #include "test.h"
@@ -97,6 +98,32 @@ static void test_len_is_respected(void)
         CHECK(utf8_valid("\xff", 0));
 }
 
+static void check_term(const char *in, const char *want)
+{
+        struct strbuf sb = STRBUF_INIT;
+        CHECK(term_sanitize(in, strlen(in), &sb) == 0);
+        CHECK(sb.len == strlen(want) && (!sb.len || memcmp(sb.buf, want, sb.len) == 0));
+        strbuf_release(&sb);
+}
+
+static void test_term_sanitize(void)
+{
+        check_term("plain\ttext", "plain\ttext");
+        /* colour stays */
+        check_term("\033[1;31mred\033[0m", "\033[1;31mred\033[0m");
+        /* cursor movement, line rewrite, OSC 52, bell, backspace: neutered */
+        check_term("ok\r\033[2Kfake", "ok??[2Kfake");
+        check_term("\033]52;c;cGF5\007", "?]52;c;cGF5?");
+        check_term("a\bb\x7f", "a?b?");
+        /* C1 controls in UTF-8 (U+009B is a CSI), other UTF-8 untouched */
+        check_term("\xc2\x9b"
+                   "2J \xc3\xa9",
+                   "?2J \xc3\xa9");
+        /* a lone ESC, and ESC [ at the very end */
+        check_term("\033", "?");
+        check_term("x\033[", "x?[");
+}
+
 static void test_exhaustive_two_and_three_bytes(void)
 {
         /* compare against the definition: decode, then check range and
@@ -130,5 +157,6 @@ int main(void)
         RUN(test_invalid);
         RUN(test_len_is_respected);
         RUN(test_exhaustive_two_and_three_bytes);
+        RUN(test_term_sanitize);
         return test_done();
 }
