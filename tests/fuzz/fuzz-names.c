@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!initialized) {
                 compile(&app_re, "^[a-z][a-z0-9-]{1,28}[a-z0-9]$");
                 compile(&key_re, "^[A-Za-z_][A-Za-z0-9_]*$");
-                compile(&type_re, "^[A-Za-z0-9_-]{1,63}$");
+                compile(&type_re, "^[A-Za-z0-9_-]{1,59}$");
                 initialized = true;
         }
 
