@@ -361,7 +361,16 @@ class ThroughTheRouterTest(DeployTestCase):
         app's log."""
         port = self.pierd.router_port
         self.create_app("blank")
-        status, body = get(port, "blank.localhost:%d" % port, "/nothing-here")
+
+        def answer():
+            # pier-router starts next to pierd: it may not listen yet, nor
+            # know the new app (404) for a moment
+            try:
+                return get(port, "blank.localhost:%d" % port, "/nothing-here")
+            except ConnectionRefusedError:
+                return None
+        status, body = wait_for(self, lambda: (lambda a: a if a and a[0] != 404 else None)(
+            answer()), "an answer from the router for the blank app")
         self.assertEqual(status, 503, body)
         self.assertIn(b"Nothing deployed yet", body)
         self.assertIn(b"H81", body)
