@@ -737,8 +737,7 @@ static void print_release_output(struct build *b, const char *lpath, char **curs
                 *told_missing = true;
         }
         char marker[80], prefix[48];
-        snprintf(marker, sizeof(marker), " app[api]: Running release command for v%" PRId64 " as ",
-                 b->release_version);
+        snprintf(marker, sizeof(marker), " app[api]: " RELEASE_COMMAND_EVENT, b->release_version);
         snprintf(prefix, sizeof(prefix), " app[%s]: ", dyno);
         for (size_t i = start; i < n; i++) {
                 const char *l = json_string_value(json_array_get(reply, i));

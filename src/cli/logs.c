@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "lib/names.h"
 #include "lib/strbuf.h"
 #include "lib/timefmt.h"
 #include "lib/utf8.h"
@@ -416,8 +417,7 @@ int release_follow(struct cli *cli, const char *app, int64_t version, bool after
                 if (!marker) {
                         int64_t usec = 0;
                         if (!created || time_parse_iso8601(created, &usec) < 0 ||
-                            asprintf(&marker, "Running release command for v%lld as ",
-                                     (long long)version) < 0) {
+                            asprintf(&marker, RELEASE_COMMAND_EVENT, version) < 0) {
                                 json_decref(rel);
                                 cli_error("pierd sent a release without created_at");
                                 r = -EBADMSG;

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -21,6 +22,11 @@
         "config var names must start with a letter or underscore and contain only letters, "       \
         "digits and underscores (at most 256 characters)"
 #define CONFIG_KEY_MAX 256
+
+/* pierd's app[api] line when it starts a release's release command, then
+ * the dyno's name: "Running release command for v7 as release.4821".  The
+ * push, the CLI and releases:output find the command's output by it. */
+#define RELEASE_COMMAND_EVENT "Running release command for v%" PRId64 " as "
 
 /* A dyno is named TYPE.N with N up to 100 (the formation's limit), and a
  * dyno name has at most 63 characters. */

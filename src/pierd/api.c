@@ -814,7 +814,7 @@ static int start_release_command(struct call *c, const struct app *app,
         }
         /* Who reads the command's output (the push, the CLI, pier
          * releases:output) finds its dyno by this line (docs/api.md). */
-        app_event(c, app, "Running release command for v%" PRId64 " as %s", rel->version, name);
+        app_event(c, app, RELEASE_COMMAND_EVENT "%s", rel->version, name);
         return 0;
 }
 
